@@ -1,0 +1,110 @@
+# fastballoon: build the guest image, QEMU, and run tests and benchmarks.
+# `make test` and `make bench` do all set-up themselves (see README.md).
+
+BUILD ?= build
+V ?= 0
+Q := $(if $(filter 1,$(V)),,@)
+
+EFI_INC := /usr/include/efi
+EFI_LIB := /usr/lib
+EFI_CRT0 := $(EFI_LIB)/crt0-efi-x86_64.o
+
+CC := gcc
+# the guest: freestanding, PIC for the PE loader, no SSE so IRQ entry
+# need not save vector state, no red zone under interrupts
+GUEST_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Wno-unused-parameter \
+	-Werror=implicit-function-declaration -Werror=incompatible-pointer-types \
+	-ffreestanding -fno-builtin -fpic -fno-stack-protector -fno-stack-check \
+	-fshort-wchar -mno-red-zone -mgeneral-regs-only -maccumulate-outgoing-args \
+	-fvisibility=hidden -fno-strict-aliasing -DGNU_EFI_USE_MS_ABI \
+	-iquote guest/lib -I. -I$(EFI_INC) -I$(EFI_INC)/x86_64 -MMD -MP
+GUEST_LDFLAGS := -nostdlib -znocombreloc -T linker.ld -shared -Bsymbolic \
+	-L$(EFI_LIB) $(EFI_CRT0)
+
+GUEST_SRCS := $(sort $(wildcard boot/*.c guest/lib/*.c guest/tests/*.c virtio/*.c virtio/*/*.c) \
+	$(wildcard guest/lib/*.S virtio/*.S))
+GUEST_OBJS := $(patsubst %,$(BUILD)/obj/%.o,$(GUEST_SRCS))
+
+.PHONY: all guest run test unit deps clean help test-guest
+all: guest
+
+help:
+	@echo "make            build the guest image ($(BUILD)/esp.img)"
+	@echo "make run        boot it on this terminal (ARGS='test=NAME ...')"
+	@echo "make test       install deps, build, run host unit tests and the guest suites"
+	@echo "make bench      run the benchmark (results/)"
+	@echo "make deps       install missing Debian packages (root)"
+	@echo "make clean      remove build/ and logs/"
+
+deps:
+	$(Q)scripts/deps.sh
+
+guest: $(BUILD)/esp.img
+
+$(BUILD)/obj/%.c.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(GUEST_CFLAGS) -c $< -o $@
+
+$(BUILD)/obj/%.S.o: %.S
+	@mkdir -p $(dir $@)
+	@echo "  AS      $<"
+	$(Q)$(CC) $(GUEST_CFLAGS) -c $< -o $@
+
+# libefi brings byte-at-a-time memset/memcpy; weaken them so the guest's
+# word-wide ones (guest/lib/string.c) win: patterns over GiBs depend on it
+$(BUILD)/libefi.a: $(EFI_LIB)/libefi.a
+	@mkdir -p $(dir $@)
+	$(Q)objcopy -W memset -W memcpy $< $@
+
+$(BUILD)/fastballoon.so: $(GUEST_OBJS) linker.ld $(BUILD)/libefi.a
+	@echo "  LD      $@"
+	$(Q)ld $(GUEST_LDFLAGS) $(GUEST_OBJS) -o $@ $(BUILD)/libefi.a -lgnuefi \
+		$$($(CC) -print-libgcc-file-name)
+	@# a PE image cannot take unresolved symbols: fail here, not at boot
+	$(Q)if nm -u $@ | grep -q .; then echo "undefined symbols in $@:"; nm -u $@; rm -f $@; exit 1; fi
+
+$(BUILD)/fastballoon.efi: $(BUILD)/fastballoon.so
+	@echo "  EFI     $@"
+	$(Q)objcopy -j .text -j .sdata -j .data -j .dynamic -j .dynsym -j .rel \
+		-j .rela -j .rel.* -j .rela.* -j .reloc --target efi-app-x86_64 \
+		--subsystem=10 $< $@
+
+$(BUILD)/esp.img: $(BUILD)/fastballoon.efi
+	@echo "  ESP     $@"
+	$(Q)rm -f $@.tmp
+	$(Q)mformat -i $@.tmp -C -f 2880 ::
+	$(Q)mmd -i $@.tmp ::/EFI ::/EFI/BOOT
+	$(Q)mcopy -i $@.tmp $< ::/EFI/BOOT/BOOTX64.EFI
+	$(Q)mv $@.tmp $@
+
+-include $(GUEST_OBJS:.o=.d)
+
+run: guest
+	tests/boot $(if $(ARGS),--args '$(ARGS)') -- -serial mon:stdio
+
+# host unit tests of the pure guest logic (allocator, argument parser)
+UNIT_CFLAGS := -std=gnu11 -O1 -g -Wall -Wextra -DHOST_TEST -iquote guest/lib \
+	-fsanitize=address,undefined -fno-omit-frame-pointer
+UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(wildcard tests/unit/test-*.c))
+
+$(BUILD)/unit/test-pages: tests/unit/test-pages.c guest/lib/pages.c guest/lib/pages.h tests/unit/tap.h
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(UNIT_CFLAGS) -o $@ tests/unit/test-pages.c guest/lib/pages.c
+$(BUILD)/unit/test-args: tests/unit/test-args.c guest/lib/args.c guest/lib/args.h tests/unit/tap.h
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(UNIT_CFLAGS) -o $@ tests/unit/test-args.c guest/lib/args.c
+
+unit: $(UNIT_TESTS)
+
+# `make test`: every stage prints TAP; scripts/test-all.sh adds them up and
+# prints the closing "N passed, N failed" line.
+test: deps
+	$(Q)$(MAKE) --no-print-directory guest unit
+	$(Q)scripts/test-all.sh
+
+clean:
+	rm -rf $(BUILD) logs
+
+-include qemu-device/qemu.mk
+-include bench/bench.mk
