@@ -1,0 +1,145 @@
+/*
+ * The virtio balloon driver (virtio spec 5.5, "Traditional Memory Balloon
+ * Device"). Inflate and deflate requests are built by an encoder: the
+ * standard one writes 32-bit PFN arrays; the fast protocol (issue 5) adds
+ * bitmap/range encoders behind the same interface, so the request pipeline,
+ * page bookkeeping and `actual` handling are shared.
+ */
+#ifndef VIRTIO_BALLOON_H
+#define VIRTIO_BALLOON_H
+#include "types.h"
+#include <linux/virtio_balloon.h>
+#include "virtio/virtio.h"
+#include "virtio/virtqueue.h"
+
+#define BALLOON_MAX_INFLIGHT 32
+#define BALLOON_DEFAULT_BATCH 256	/* PFNs per request, like Linux */
+
+struct balloon;
+struct balloon_req;
+
+typedef void (*balloon_run_fn)(u64 pfn, u64 n, void *ctx);
+
+/* Builds request buffers from runs of pages and reads them back. */
+struct balloon_encoder {
+	const char *name;
+	/* bytes of buffer a request needs for up to max_pages pages */
+	u64 (*buf_bytes)(u64 max_pages);
+	void (*begin)(struct balloon_req *r);
+	/* append part of a run; returns pages taken (< n once the buffer is full) */
+	u64 (*add)(struct balloon_req *r, u64 pfn, u64 n);
+	/* every run the request names, in order */
+	void (*for_each)(struct balloon_req *r, balloon_run_fn fn, void *ctx);
+};
+
+extern const struct balloon_encoder balloon_pfn_encoder;
+
+struct balloon_req {
+	struct balloon *b;
+	struct virtqueue *vq;
+	void *buf;
+	u64 buf_cap;		/* bytes */
+	u64 len;		/* bytes used */
+	u64 pages;		/* pages named */
+	u64 max_pages;
+	bool busy;
+	bool inflate;
+	bool keep;		/* deflate: pages go back to the caller, not the pool */
+	u64 submitted_ns;
+};
+
+/* Rules the driver can be told to break (guest arg break=NAME), to show the
+ * suite's checks fail when a rule is broken. */
+enum balloon_break {
+	BRK_NONE = 0,
+	BRK_NO_ACTUAL = 1 << 0,		/* never update actual (D6) */
+	BRK_WRONG_PFN = 1 << 1,		/* inflate names pfn+1 instead of pfn */
+	BRK_REUSE_BEFORE_ACK = 1 << 2,	/* deflate: reuse pages before the ack (D3) */
+	BRK_NO_POISON = 1 << 3,		/* deflated/reported pages not set to poison_val (D9/D10) */
+	BRK_STATS_LEN = 1 << 4,		/* stats buffer length not a multiple of the entry (D7) */
+	BRK_USE_BEFORE_ACK = 1 << 5,	/* inflate: write pages between queueing and ack (D4) */
+	BRK_ACTUAL_BYTES = 1 << 6,	/* write actual one byte at a time (D6 legacy) */
+	BRK_STATS_VALUES = 1 << 7,	/* send other stats values than reported (self-check) */
+	BRK_FEATURES_OK = 1 << 8,	/* skip the FEATURES_OK read-back (3.1.1) */
+};
+
+struct balloon_opts {
+	enum virtio_tp_pref transport;
+	u64 features;		/* features the driver is willing to accept */
+	u32 batch;		/* pages per request */
+	u32 inflight;		/* requests in flight at most */
+	u32 sg_pages;		/* split each request buffer in page-sized sg entries (chains) */
+	u16 queue_size;		/* 0 = device maximum */
+	bool msix;
+	bool spec_queue_numbers;	/* statsq 2, free_page_vq 3, reporting_vq 4 regardless */
+	u32 poison_val;
+	u32 brk;
+};
+
+struct balloon {
+	struct virtio_dev vd;
+	struct balloon_opts o;
+	const struct balloon_encoder *enc;
+	struct virtqueue *ivq, *dvq, *svq, *fvq, *rvq;
+	int qidx_stats, qidx_fph, qidx_report;
+
+	struct balloon_req reqs[BALLOON_MAX_INFLIGHT];
+	u64 *in_balloon;	/* bitmap over guest_pool.max_pfn: page is in the balloon */
+	u64 bitmap_words;
+	u64 scan_hint;		/* word where the deflate scan starts */
+	u64 nr_pages;		/* acknowledged pages in the balloon */
+	u64 nr_inflight;	/* pages in unacknowledged requests */
+	u32 actual_written;
+	u32 poison_val;
+	bool poison;
+
+	/* stats */
+	struct virtio_balloon_stat *stats_buf;
+	u64 stats_val[VIRTIO_BALLOON_S_NR];
+	bool stats_posted;
+	u64 stats_rounds;
+
+	/* counters */
+	u64 requests, pages_inflated, pages_deflated;
+	u64 ordering_violations;	/* pages reused before their deflate ack */
+	u64 cfg_changes_seen;
+};
+
+/* defaults, then overridden from guest args (see balloon.c for the names) */
+void balloon_opts_default(struct balloon_opts *o);
+void balloon_opts_from_args(struct balloon_opts *o);
+/* parse a comma-separated break list */
+u32 balloon_parse_break(const char *s);
+
+/* find, negotiate, set up queues, DRIVER_OK, post the first stats buffer */
+int balloon_init(struct balloon *b, const struct balloon_opts *o);
+/* reset the device and forget requests in flight (their pages come back as uninitialised) */
+void balloon_reset(struct balloon *b);
+/* negotiate and set up the queues again after balloon_reset (pages in the balloon stay there) */
+int balloon_reinit(struct balloon *b);
+
+/* num_pages (consistent read), and writing actual */
+u32 balloon_num_pages(struct balloon *b);
+u32 balloon_read_actual(struct balloon *b);
+void balloon_update_actual(struct balloon *b);
+
+/* inflate n pages taken from guest_pool; returns pages inflated */
+u64 balloon_inflate(struct balloon *b, u64 n);
+/* inflate exactly these pages (owned by the caller) */
+u64 balloon_inflate_run(struct balloon *b, u64 pfn, u64 n);
+/* deflate n pages from the balloon to guest_pool; returns pages deflated */
+u64 balloon_deflate(struct balloon *b, u64 n);
+/* deflate exactly these (ballooned) pages back to the caller */
+u64 balloon_deflate_run(struct balloon *b, u64 pfn, u64 n);
+bool balloon_page_in(struct balloon *b, u64 pfn);
+
+/* move to num_pages, update actual; returns the target */
+u32 balloon_follow(struct balloon *b);
+
+/* stats: service the stats queue (refill after the device used the buffer); true if it did */
+bool balloon_stats_poll(struct balloon *b);
+void balloon_stats_default_values(struct balloon *b);
+
+/* free page reporting of [pfn, pfn+n): one request, waits for the ack; -1 if no queue */
+int balloon_report(struct balloon *b, u64 pfn, u64 n);
+#endif
