@@ -25,6 +25,9 @@ static const struct { const char *name; u32 bit; } break_names[] = {
 	{ "actual-bytes", BRK_ACTUAL_BYTES },
 	{ "stats-values", BRK_STATS_VALUES },
 	{ "features-ok", BRK_FEATURES_OK },
+	{ "config-be", BRK_CONFIG_BE },
+	{ "stale-rings", BRK_STALE_RINGS },
+	{ "oom", BRK_OOM },
 };
 
 u32 balloon_parse_break(const char *s)
@@ -323,6 +326,73 @@ u64 balloon_inflate_run(struct balloon *b, u64 pfn, u64 n)
 	return done;
 }
 
+u64 balloon_inflate_pfns(struct balloon *b, const u64 *pfns, u64 n)
+{
+	u64 done = 0;
+
+	while (done < n) {
+		struct balloon_req *r = get_req(b, b->ivq);
+
+		begin(b, r, true, false);
+		while (done < n && b->enc->add(r, pfns[done], 1) == 1)
+			done++;
+		b->nr_inflight += r->pages;
+		submit(b, r);
+	}
+	drain(b, b->ivq);
+	balloon_update_actual(b);
+	return done;
+}
+
+u64 balloon_deflate_pfns(struct balloon *b, const u64 *pfns, u64 n)
+{
+	u64 done = 0;
+
+	for (u64 i = 0; i < n; i++)
+		assert(balloon_page_in(b, pfns[i]));	/* 5.5.6.1: only acknowledged pages */
+	while (done < n) {
+		struct balloon_req *r = get_req(b, b->dvq);
+
+		begin(b, r, false, true);
+		while (done < n && b->enc->add(r, pfns[done], 1) == 1) {
+			bits_clear(b->in_balloon, pfns[done], 1);
+			done++;
+		}
+		submit(b, r);
+	}
+	drain(b, b->dvq);
+	balloon_update_actual(b);
+	return done;
+}
+
+u64 balloon_inflate_nowait(struct balloon *b, u64 n)
+{
+	u64 done = 0;
+
+	for (u32 i = 0; i < b->o.inflight && done < n; i++) {
+		struct balloon_req *r = &b->reqs[i];
+		struct bulk_ctx c = { b, r };
+
+		if (r->busy)
+			continue;
+		begin(b, r, true, false);
+		pool_alloc_bulk(&guest_pool, MIN(n - done, r->max_pages), bulk_cb, &c);
+		if (!r->pages)
+			break;
+		b->nr_inflight += r->pages;
+		done += r->pages;
+		submit(b, r);
+	}
+	return done;
+}
+
+u64 balloon_oom_deflate(struct balloon *b, u64 n)
+{
+	if (!virtio_has(&b->vd, VIRTIO_BALLOON_F_DEFLATE_ON_OOM) && !(b->o.brk & BRK_OOM))
+		return 0;	/* 5.5.6.1: without the feature, ballooned pages stay put */
+	return balloon_deflate(b, n);
+}
+
 /* fill r with ballooned pages, lowest first from the scan hint; clears their bits */
 static void take_ballooned(struct balloon *b, struct balloon_req *r, u64 want)
 {
@@ -403,7 +473,9 @@ u32 balloon_num_pages(struct balloon *b)
 	u32 cfg[2];
 
 	virtio_cread_stable(&b->vd, CFG_NUM_PAGES, cfg, sizeof(cfg));
-	return cfg[0];	/* le32 on x86 */
+	if (b->o.brk & BRK_CONFIG_BE)
+		return __builtin_bswap32(cfg[0]);
+	return cfg[0];	/* le32 (5.5.4, also for legacy); x86 is little-endian */
 }
 
 u32 balloon_read_actual(struct balloon *b)
@@ -619,7 +691,7 @@ void balloon_reset(struct balloon *b)
 		}
 		r->busy = false;
 	}
-	for (size_t i = 0; i < ARRAY_SIZE(qs); i++)
+	for (size_t i = 0; i < ARRAY_SIZE(qs) && !(b->o.brk & BRK_STALE_RINGS); i++)
 		if (*qs[i]) {
 			vq_free(*qs[i]);
 			*qs[i] = NULL;
@@ -631,5 +703,14 @@ void balloon_reset(struct balloon *b)
 
 int balloon_reinit(struct balloon *b)
 {
+	if (b->o.brk & BRK_STALE_RINGS) {
+		/* the rule broken on purpose: no queue set-up after the reset */
+		struct virtio_dev *vd = &b->vd;
+
+		if (virtio_negotiate(vd, b->o.features & (vd->tp->legacy ? 0xffffffffull : ~0ull)))
+			return -2;
+		virtio_driver_ok(vd);
+		return 0;
+	}
 	return setup_device(b);
 }

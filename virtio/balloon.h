@@ -61,6 +61,9 @@ enum balloon_break {
 	BRK_ACTUAL_BYTES = 1 << 6,	/* write actual one byte at a time (D6 legacy) */
 	BRK_STATS_VALUES = 1 << 7,	/* send other stats values than reported (self-check) */
 	BRK_FEATURES_OK = 1 << 8,	/* skip the FEATURES_OK read-back (3.1.1) */
+	BRK_CONFIG_BE = 1 << 9,		/* read config fields as big-endian (5.5.4 legacy note) */
+	BRK_STALE_RINGS = 1 << 10,	/* after a reset, reuse the old rings without setting them up */
+	BRK_OOM = 1 << 11,		/* deflate on OOM without DEFLATE_ON_OOM (D1) */
 };
 
 struct balloon_opts {
@@ -127,6 +130,14 @@ void balloon_update_actual(struct balloon *b);
 u64 balloon_inflate(struct balloon *b, u64 n);
 /* inflate exactly these pages (owned by the caller) */
 u64 balloon_inflate_run(struct balloon *b, u64 pfn, u64 n);
+/* inflate / deflate (back to the caller) exactly these pages, batched */
+u64 balloon_inflate_pfns(struct balloon *b, const u64 *pfns, u64 n);
+u64 balloon_deflate_pfns(struct balloon *b, const u64 *pfns, u64 n);
+/* queue inflate requests for n pool pages without notifying or waiting (for reset tests) */
+u64 balloon_inflate_nowait(struct balloon *b, u64 n);
+/* the guest is out of memory: take n pages back although num_pages <= actual.
+ * Only with DEFLATE_ON_OOM (5.5.6.1); returns pages taken back */
+u64 balloon_oom_deflate(struct balloon *b, u64 n);
 /* deflate n pages from the balloon to guest_pool; returns pages deflated */
 u64 balloon_deflate(struct balloon *b, u64 n);
 /* deflate exactly these (ballooned) pages back to the caller */
