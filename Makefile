@@ -81,7 +81,7 @@ $(BUILD)/esp.img: $(BUILD)/fastballoon.efi
 -include $(GUEST_OBJS:.o=.d)
 
 run: guest
-	tests/boot $(if $(ARGS),--args '$(ARGS)') -- -serial mon:stdio
+	tests/boot $(if $(ARGS),--args "$(ARGS)")
 
 # host unit tests of the pure guest logic (allocator, argument parser)
 UNIT_CFLAGS := -std=gnu11 -O1 -g -Wall -Wextra -DHOST_TEST -iquote guest/lib \

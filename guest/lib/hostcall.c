@@ -41,27 +41,43 @@ static bool recv_line(char *buf, size_t len, u64 timeout_ms)
 	return false;
 }
 
+/*
+ * Requests and replies are framed "@fb SEQ ...": the firmware also prints on
+ * COM2 during boot, and a reply that comes after its timeout must not be
+ * taken for the answer to the next request.
+ */
 static int call(char *reply, size_t len, u64 timeout_ms, const char *line)
 {
-	char buf[4096];
-	char c;
+	static u32 seq;
+	char buf[4096], out[2100], tag[24];
+	u64 end = now_ns() + timeout_ms * 1000000ULL;
+	char *p;
 
-	while (serial_getc(COM2, &c))	/* drop stale bytes from an earlier timeout */
-		;
-	send_line(line);
-	if (!recv_line(buf, sizeof(buf), timeout_ms)) {
-		if (reply && len)
-			snprintf(reply, len, "no reply from host agent in %llu ms",
-				 (unsigned long long)timeout_ms);
-		return -2;
+	seq++;
+	snprintf(tag, sizeof(tag), "@fb %u ", seq);
+	snprintf(out, sizeof(out), "%s%s", tag, line);
+	send_line(out);
+	for (;;) {
+		u64 now = now_ns();
+
+		if (now >= end || !recv_line(buf, sizeof(buf), (end - now) / 1000000 + 1)) {
+			if (reply && len)
+				snprintf(reply, len, "no reply from host agent in %llu ms",
+					 (unsigned long long)timeout_ms);
+			return -2;
+		}
+		p = strstr(buf, tag);
+		if (p)
+			break;	/* anything else is noise or a stale reply */
 	}
-	if (!strncmp(buf, "ok", 2) && (buf[2] == ' ' || !buf[2])) {
+	p += strlen(tag);
+	if (!strncmp(p, "ok", 2) && (p[2] == ' ' || !p[2])) {
 		if (reply && len)
-			snprintf(reply, len, "%s", buf[2] ? buf + 3 : "");
+			snprintf(reply, len, "%s", p[2] ? p + 3 : "");
 		return 0;
 	}
 	if (reply && len)
-		snprintf(reply, len, "%s", !strncmp(buf, "err ", 4) ? buf + 4 : buf);
+		snprintf(reply, len, "%s", !strncmp(p, "err ", 4) ? p + 4 : p);
 	return -1;
 }
 

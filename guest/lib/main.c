@@ -82,8 +82,6 @@ void guest_main(struct boot_info *bi)
 		report(false, "test '%s' exists", name);
 		exit_guest(report_summary());
 	}
-	report_prefix_push(t->name);
 	t->fn();
-	report_prefix_pop();
 	exit_guest(report_summary());
 }

@@ -46,7 +46,7 @@ int vsnprintf(char *buf, size_t size, const char *fmt, va_list ap)
 	struct out o = { buf, size, 0 };
 
 	for (; *fmt; fmt++) {
-		bool zero = false, left = false, upper = false;
+		bool zero = false, left = false, upper = false, alt = false;
 		int width = 0, prec = -1, lng = 0;
 
 		if (*fmt != '%') {
@@ -57,6 +57,8 @@ int vsnprintf(char *buf, size_t size, const char *fmt, va_list ap)
 		for (;; fmt++) {
 			if (*fmt == '0')
 				zero = true;
+			else if (*fmt == '#')
+				alt = true;
 			else if (*fmt == '-')
 				left = true;
 			else
@@ -102,6 +104,10 @@ int vsnprintf(char *buf, size_t size, const char *fmt, va_list ap)
 			int base = *fmt == 'u' ? 10 : *fmt == 'o' ? 8 : 16;
 
 			upper = *fmt == 'X';
+			if (alt && base == 16 && v) {
+				put(&o, '0');
+				put(&o, upper ? 'X' : 'x');
+			}
 			put_num(&o, v, base, upper, false, width, zero, left);
 			break;
 		}
