@@ -99,9 +99,13 @@ unit: $(UNIT_TESTS)
 
 # `make test`: every stage prints TAP; scripts/test-all.sh adds them up and
 # prints the closing "N passed, N failed" line.
+# Fragments add stages as ";name=command" to TEST_STAGES and prerequisites
+# to TEST_PREREQS (e.g. building QEMU).
+TEST_PREREQS ?=
+TEST_STAGES ?=
 test: deps
-	$(Q)$(MAKE) --no-print-directory guest unit
-	$(Q)scripts/test-all.sh
+	$(Q)$(MAKE) --no-print-directory guest unit $(TEST_PREREQS)
+	$(Q)EXTRA_STAGES='$(TEST_STAGES)' scripts/test-all.sh
 
 clean:
 	rm -rf $(BUILD) logs

@@ -1,0 +1,104 @@
+#!/bin/sh
+# Build the patched QEMU: pristine source -> patched work tree -> minimal
+# x86_64 system emulator in build/qemu/. Each step is skipped when its
+# stamp says it is already done, so a rebuild only follows patch/logic edits.
+#
+# Environment: QEMU_SRC=DIR  use an unpacked QEMU 7.2 tree instead of
+#                            fetching Debian's source package
+#              BUILD=DIR     output root (default: build)
+#              QEMU_TARGETS  extra ninja targets (e.g. tests/qtest/qos-test)
+#              JOBS=N        ninja parallelism (default: nproc)
+set -eu
+
+here=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${BUILD:-$here/build}
+WORK=$BUILD/qemu-src/patched
+OUT=$BUILD/qemu
+PATCHES=$here/qemu-device/patches
+LOGIC=$here/qemu-device/logic
+JOBS=${JOBS:-$(nproc)}
+FIRMWARE=/usr/share/qemu:/usr/share/seabios:/usr/lib/ipxe/qemu
+CONFIGURE_ARGS="--target-list=x86_64-softmmu --without-default-features
+ --enable-tcg --enable-kvm --enable-slirp --enable-fdt=system
+ --disable-docs --disable-install-blobs --disable-werror
+ --firmwarepath=$FIRMWARE"
+
+step() { echo "==> build-qemu: $*"; }
+die() { echo "build-qemu: error: $*" >&2; exit 1; }
+g() { git -C "$WORK" -c user.name=fastballoon -c user.email=build@fastballoon.invalid \
+      -c commit.gpgsign=false "$@"; }
+
+# 1. pristine source
+if [ -n "${QEMU_SRC:-}" ]; then
+    SRC=$(cd "$QEMU_SRC" && pwd) || die "QEMU_SRC=$QEMU_SRC is not a directory"
+    step "using QEMU source from QEMU_SRC=$SRC"
+else
+    step "fetching Debian's QEMU source package (skipped if present)"
+    SRC=$("$here/scripts/fetch-qemu-source.sh" "$BUILD/qemu-src" | tail -n1)
+    SRC=$(cd "$SRC" && pwd)
+fi
+[ -f "$SRC/VERSION" ] && [ -f "$SRC/hw/virtio/virtio-balloon.c" ] || die "$SRC is not a QEMU tree"
+case $(cat "$SRC/VERSION") in 7.2*) ;; *) die "$SRC is QEMU $(cat "$SRC/VERSION"), patches are for 7.2";; esac
+
+# 2. work tree: a copy of the pristine source under its own git, tag 'pristine'
+if [ "$(cat "$WORK/.fb-source" 2>/dev/null)" != "$SRC" ]; then
+    step "copying $SRC to work tree $WORK"
+    rm -rf "$WORK"
+    mkdir -p "$WORK"
+    (cd "$SRC" && tar --exclude=./.git -cf - .) | (cd "$WORK" && tar -xf -)
+    g init -q
+    g add -A -f .
+    g commit -q -m "pristine $(cat "$SRC/VERSION")"
+    g tag pristine
+    echo "$SRC" > "$WORK/.fb-source"
+    rm -f "$WORK/.fb-applied"
+fi
+
+# 3. logic import + patches, redone whenever any input changed
+logic_files=$(ls "$LOGIC"/*.c "$LOGIC"/*.h 2>/dev/null || true)
+patch_files=$(ls "$PATCHES"/*.patch 2>/dev/null || true)
+want=$(cat /dev/null $logic_files $patch_files | sha256sum | cut -d' ' -f1)
+if [ "$(cat "$WORK/.fb-applied" 2>/dev/null)" != "$want" ]; then
+    step "resetting work tree to pristine"
+    g reset -q --hard pristine
+    g clean -q -fd -e .fb-source
+    step "importing qemu-device/logic into hw/virtio/fastballoon/"
+    mkdir -p "$WORK/hw/virtio/fastballoon"
+    [ -z "$logic_files" ] || cp $logic_files "$WORK/hw/virtio/fastballoon/"
+    g add -f hw/virtio/fastballoon
+    g commit -q --allow-empty -m "import fastballoon logic (qemu-device/logic)"
+    g tag -f logic >/dev/null
+    for p in $patch_files; do
+        step "applying $(basename "$p")"
+        g am -q --3way "$p" || { g am --abort 2>/dev/null || true; die "patch $(basename "$p") does not apply"; }
+    done
+    echo "$want" > "$WORK/.fb-applied"
+fi
+
+# 4. configure (again only if the arguments changed)
+args=$(echo $CONFIGURE_ARGS)
+if [ ! -f "$OUT/build.ninja" ] || [ "$(cat "$OUT/.fb-configure" 2>/dev/null)" != "$WORK $args" ]; then
+    step "configuring in $OUT"
+    rm -rf "$OUT"
+    mkdir -p "$OUT"
+    (cd "$OUT" && "$WORK/configure" $args) > "$BUILD/qemu-configure.log" 2>&1 || {
+        tail -n 30 "$BUILD/qemu-configure.log" >&2
+        die "configure failed, full log: $BUILD/qemu-configure.log"
+    }
+    echo "$WORK $args" > "$OUT/.fb-configure"
+fi
+
+# 5. compile
+step "ninja -j$JOBS qemu-system-x86_64 ${QEMU_TARGETS:-}"
+ninja -C "$OUT" -j"$JOBS" qemu-system-x86_64 ${QEMU_TARGETS:-} || die "ninja failed"
+[ -x "$OUT/qemu-system-x86_64" ] || die "no $OUT/qemu-system-x86_64 after the build"
+
+# 6. A binary run from the build tree looks for firmware under
+# $OUT/qemu-bundle/<firmwarepath> (QEMU relocates paths when qemu-bundle
+# exists), so point those at Debian's installed firmware.
+for d in $(echo "$FIRMWARE" | tr ':' ' '); do
+    [ -d "$d" ] || die "firmware directory $d missing (packages qemu-system-data, seabios, ipxe-qemu)"
+    mkdir -p "$OUT/qemu-bundle$(dirname "$d")"
+    ln -sfn "$d" "$OUT/qemu-bundle$d"
+done
+step "done: $OUT/qemu-system-x86_64"

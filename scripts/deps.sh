@@ -1,0 +1,61 @@
+#!/bin/bash
+# Install the Debian packages fastballoon needs, only those missing.
+# usage: scripts/deps.sh [SET...]   sets: base (default), qemu-build, bench
+# Idempotent: with everything present it installs nothing and needs no root.
+set -euo pipefail
+
+declare -A SETS=(
+	[base]="gcc make binutils libc6-dev gnu-efi mtools ovmf qemu-system-x86 python3 linux-libc-dev"
+	# building QEMU 7.2 from Debian's source package (see qemu-device/)
+	[qemu-build]="dpkg-dev pkg-config ninja-build meson libglib2.0-dev libpixman-1-dev libfdt-dev zlib1g-dev libslirp-dev flex bison python3-venv qemu-system-data seabios ipxe-qemu clang libclang-rt-14-dev"
+	[bench]="python3-matplotlib busybox-static cpio"
+)
+
+sets=("$@")
+[ ${#sets[@]} -eq 0 ] && sets=(base)
+want=()
+for s in "${sets[@]}"; do
+	if [ -z "${SETS[$s]+x}" ]; then
+		echo "deps: unknown package set '$s' (known: ${!SETS[*]})" >&2
+		exit 2
+	fi
+	want+=(${SETS[$s]})
+done
+
+missing=()
+for p in "${want[@]}"; do
+	st=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+	[ "$st" = installed ] || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+	echo "deps: all ${#want[@]} packages of set(s) ${sets[*]} are installed"
+	exit 0
+fi
+echo "deps: missing Debian packages: ${missing[*]}"
+if [ "$(id -u)" != 0 ]; then
+	echo "deps: not root: cannot install them. Run as root, or:" >&2
+	echo "      sudo apt-get install ${missing[*]}" >&2
+	exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+echo "deps: apt-get update"
+if ! apt-get update -q >/tmp/fastballoon-apt-update.log 2>&1; then
+	echo "deps: apt-get update failed; see /tmp/fastballoon-apt-update.log" >&2
+	tail -5 /tmp/fastballoon-apt-update.log >&2
+	exit 1
+fi
+echo "deps: apt-get install ${missing[*]}"
+if ! apt-get install -y -q --no-install-recommends "${missing[@]}" 2>&1 |
+	grep --line-buffered -E '^(Unpacking|Setting up|E:)'; then
+	:
+fi
+still=()
+for p in "${missing[@]}"; do
+	st=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+	[ "$st" = installed ] || still+=("$p")
+done
+if [ ${#still[@]} -gt 0 ]; then
+	echo "deps: could not install: ${still[*]} (is Debian's package registry reachable?)" >&2
+	exit 1
+fi
+echo "deps: installed ${#missing[@]} packages"
