@@ -612,8 +612,8 @@ static int setup_device(struct balloon *b)
 	if (virtio_has(vd, VIRTIO_BALLOON_F_REPORTING))
 		b->qidx_report = b->o.spec_queue_numbers ? 4 : next++;
 
-	if (b->o.msix)
-		virtio_setup_msix(vd);
+	if (b->o.msix && !virtio_setup_msix(vd))
+		virtio_setup_intx(vd);
 	b->ivq = vq_setup(vd, 0, b->o.queue_size);
 	b->dvq = vq_setup(vd, 1, b->o.queue_size);
 	b->svq = b->qidx_stats >= 0 ? vq_setup(vd, b->qidx_stats, 0) : NULL;
@@ -639,7 +639,7 @@ static int setup_device(struct balloon *b)
 	virtio_driver_ok(vd);
 	if (b->svq)
 		vq_kick(b->svq);	/* ... and notify after it */
-	if (vd->msix)
+	if (vd->msix || vd->intx)
 		irq_enable();
 	return 0;
 }

@@ -35,6 +35,8 @@ int virtio_pci_probe(struct virtio_dev *vd, u16 type, int n, enum virtio_tp_pref
 		vd->device_id = t;
 		vd->config_irq = -1;
 		vd->msix = false;
+		vd->intx = false;
+		vd->intx_gsi = -1;
 		pci_enable(d);
 		if (pref != VIRTIO_TP_LEGACY && virtio_pci_modern_bind(vd) == 0)
 			return 0;
@@ -129,5 +131,46 @@ bool virtio_setup_msix(struct virtio_dev *vd)
 		vd->msix = false;
 		return false;
 	}
+	return true;
+}
+
+#define INTX_GSI_FIRST 16
+#define INTX_GSI_N 8
+static struct virtio_dev *intx_dev;
+static int intx_vec[INTX_GSI_N];
+
+static void intx_irq(int vector, void *ctx)
+{
+	struct virtio_dev *vd = ctx;
+	u8 isr = vd->tp->read_isr(vd);	/* 4.1.4.5: reading clears it and deasserts the line */
+
+	if (!isr)
+		return;	/* another device on a shared line */
+	for (int i = 0; i < INTX_GSI_N; i++)
+		if (intx_vec[i] == vector)
+			vd->intx_gsi = INTX_GSI_FIRST + i;
+	if (isr & 1)
+		vd->queue_irqs++;
+	if (isr & 0x2 /* VIRTIO_PCI_ISR_CONFIG */)
+		vd->config_changes++;
+}
+
+bool virtio_setup_intx(struct virtio_dev *vd)
+{
+	if (intx_dev && intx_dev != vd)
+		return false;
+	if (!intx_dev) {
+		for (int i = 0; i < INTX_GSI_N; i++) {
+			intx_vec[i] = irq_alloc_vector();
+			if (intx_vec[i] < 0)
+				return false;
+			irq_set_handler(intx_vec[i], intx_irq, vd);
+			ioapic_route(INTX_GSI_FIRST + i, intx_vec[i], true, false);
+			ioapic_mask(INTX_GSI_FIRST + i, false);
+		}
+		intx_dev = vd;
+	}
+	pci_write16(vd->pci, PCI_COMMAND, pci_read16(vd->pci, PCI_COMMAND) & ~PCI_COMMAND_INTX_DISABLE);
+	vd->intx = true;
 	return true;
 }

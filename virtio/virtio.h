@@ -63,6 +63,9 @@ struct virtio_dev {
 	bool msix;		/* MSI-X vectors programmed */
 	int config_irq;		/* CPU vector for config changes, -1 if none */
 	volatile u64 config_changes;	/* config interrupts seen */
+	bool intx;		/* INTx routed through the IOAPIC (no MSI-X) */
+	int intx_gsi;		/* GSI our interrupts arrived on, -1 until one did */
+	volatile u64 queue_irqs;	/* INTx with ISR bit 0 (some queue used a buffer) */
 
 	struct virtqueue *vqs[VIRTIO_MAX_QUEUES];
 };
@@ -111,4 +114,10 @@ void virtio_cread_stable(struct virtio_dev *vd, u32 off, void *buf, u32 len);
  * device has no MSI-X (polling is used then).
  */
 bool virtio_setup_msix(struct virtio_dev *vd);
+/*
+ * INTx, for devices without MSI-X (QEMU's virtio-balloon-pci has none): the
+ * q35 PCI interrupt lines are GSIs 16-23 (PIRQA-H); each gets a vector whose
+ * handler reads (and so clears) the ISR, which deasserts the level interrupt.
+ */
+bool virtio_setup_intx(struct virtio_dev *vd);
 #endif

@@ -31,11 +31,13 @@ static void step(struct balloon *b, u32 target)
 	got = wait_num_pages(b, target, 5000);
 	report(got, "num_pages follows QMP balloon (reads %u after %llu us)", balloon_num_pages(b),
 	       (unsigned long long)ns_to_us(now_ns() - t0));
-	if (b->vd.msix) {
+	if (b->vd.msix || b->vd.intx) {
 		while (b->vd.config_changes == changes && now_ns() - t0 < 2000000000ull)
 			cpu_relax();
-		report(b->vd.config_changes > changes, "configuration change notification by MSI-X (%llu so far)",
-		       (unsigned long long)b->vd.config_changes);
+		report(b->vd.config_changes > changes, "configuration change notification by %s (%llu so far, ISR bit 1; 4.1.4.5)",
+		       b->vd.msix ? "MSI-X" : "INTx", (unsigned long long)b->vd.config_changes);
+		if (b->vd.intx)
+			report_info("INTx arrived on GSI %d", b->vd.intx_gsi);
 	}
 	balloon_follow(b);
 	report(b->nr_pages == target, "driver moved the balloon to num_pages (%llu pages)",

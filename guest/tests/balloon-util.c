@@ -126,11 +126,11 @@ bool bt_init(struct balloon *b)
 		       b->vd.tp ? virtio_status(&b->vd) : 0);
 		return false;
 	}
-	report_info("balloon %02x:%02x.%x via %s (%s): offered 0x%llx negotiated 0x%llx, %s ring, size %u, %s, msix %s, batch %u",
+	report_info("balloon %02x:%02x.%x via %s (%s): offered 0x%llx negotiated 0x%llx, %s ring, size %u, %s, irq %s, batch %u",
 		    b->vd.pci->bus, b->vd.pci->dev, b->vd.pci->fn, tp_name(b), pci_access_method(),
 		    (unsigned long long)b->vd.features_offered, (unsigned long long)b->vd.features,
 		    b->ivq->packed ? "packed" : "split", b->ivq->num,
-		    b->ivq->use_indirect ? "indirect" : "direct", b->vd.msix ? "on" : "off", b->o.batch);
+		    b->ivq->use_indirect ? "indirect" : "direct", b->vd.msix ? "msix" : b->vd.intx ? "intx" : "none", b->o.batch);
 	return true;
 }
 
