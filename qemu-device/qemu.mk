@@ -1,0 +1,62 @@
+# qemu-device/qemu.mk: the patched QEMU (issue 4) and its tests.
+# Included by the top-level Makefile; paths are relative to the repo root.
+#
+#   make qemu                 fetch Debian's QEMU 7.2 source (or QEMU_SRC=DIR),
+#                             apply qemu-device/patches, build build/qemu/
+#   make test-device-unit     host unit tests of qemu-device/logic (TAP)
+#   make test-device-fuzz     libFuzzer over the parser, FUZZ_SECONDS (TAP)
+#   make test-device-qtest    properties, boot smoke, qtest in QEMU (TAP)
+
+BUILD ?= build
+QEMU_SRC ?=
+QEMU_OUT := $(BUILD)/qemu
+QEMU_BIN := $(QEMU_OUT)/qemu-system-x86_64
+QEMU_STAMP := $(QEMU_OUT)/.fb-make-stamp
+QEMU_INPUTS := $(wildcard qemu-device/patches/*.patch qemu-device/logic/*.c \
+	qemu-device/logic/*.h) scripts/build-qemu.sh scripts/fetch-qemu-source.sh
+FB_DEV_BUILD := $(BUILD)/qemu-device
+FB_LOGIC_SRCS := qemu-device/logic/fb-parse.c qemu-device/logic/fb-runs.c
+FB_LOGIC_HDRS := $(wildcard qemu-device/logic/*.h qemu-device/tests/*.h)
+FUZZ_SECONDS ?= 60
+FUZZ_CC ?= clang-14
+
+.PHONY: qemu test-device-unit test-device-fuzz test-device-qtest test-device
+
+qemu: $(QEMU_STAMP)
+
+# The script keeps its own stamps (source copy, applied patches, configure)
+# and ninja rebuilds only what changed; this stamp skips it entirely when
+# no input changed.
+$(QEMU_STAMP): $(QEMU_INPUTS)
+	@echo "==> make qemu: building the patched QEMU into $(QEMU_OUT)"
+	QEMU_SRC="$(QEMU_SRC)" BUILD="$(abspath $(BUILD))" scripts/build-qemu.sh
+	@touch $@
+
+$(FB_DEV_BUILD)/test-logic: qemu-device/tests/test-logic.c $(FB_LOGIC_SRCS) $(FB_LOGIC_HDRS)
+	@mkdir -p $(@D)
+	@echo "# building $@" >&2
+	@gcc -std=gnu11 -O1 -g -Wall -Wextra -Werror -fsanitize=address,undefined \
+		-fno-sanitize-recover=all -Iqemu-device/logic -Iqemu-device/tests \
+		qemu-device/tests/test-logic.c $(FB_LOGIC_SRCS) -o $@
+
+test-device-unit: $(FB_DEV_BUILD)/test-logic
+	@$(FB_DEV_BUILD)/test-logic
+
+$(FB_DEV_BUILD)/fuzz-parse: qemu-device/fuzz/fuzz-parse.c $(FB_LOGIC_SRCS) $(FB_LOGIC_HDRS)
+	@mkdir -p $(@D)
+	@echo "# building $@" >&2
+	@$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined \
+		-fno-sanitize-recover=undefined -Iqemu-device/logic \
+		-Iqemu-device/tests qemu-device/fuzz/fuzz-parse.c $(FB_LOGIC_SRCS) -o $@
+
+# Bounded run; the corpus grows in $(FB_DEV_BUILD)/fuzz-corpus across runs.
+test-device-fuzz: $(FB_DEV_BUILD)/fuzz-parse
+	@qemu-device/fuzz/run-fuzz.sh $(FB_DEV_BUILD)/fuzz-parse \
+		$(FB_DEV_BUILD)/fuzz-corpus qemu-device/fuzz/seeds $(FUZZ_SECONDS)
+
+test-device-qtest: $(QEMU_STAMP)
+	@QEMU_SRC="$(QEMU_SRC)" BUILD="$(abspath $(BUILD))" \
+		QEMU_TARGETS=tests/qtest/qos-test scripts/build-qemu.sh >&2
+	@qemu-device/tests/run-qtest.sh $(QEMU_OUT)
+
+test-device: test-device-unit test-device-fuzz test-device-qtest
