@@ -1,0 +1,40 @@
+# The benchmark's make fragment, included by the top-level Makefile.
+#   make bench        the default matrix (bench/matrix.cfg [matrix:default]) -> results/
+#   make bench-quick  the seed's case only, 3 repetitions                    -> results/quick/
+# Configurations whose parts are missing (our guest image, the patched QEMU) are
+# reported as unavailable and get no rows. BENCH_BUILD_OTHERS=0 skips trying to
+# build them (make guest / make qemu) first.
+# Environment passed through: ACCEL=tcg|kvm|auto, QEMU_STOCK, QEMU_PATCHED, QMP_CLIENT,
+# BENCH_POLL_US, FLOOR_REPS, BENCH_ARGS (extra bench/run.py arguments, e.g.
+# BENCH_ARGS='--configs linux-stock --reps 1').
+
+BENCH_BUILD_OTHERS ?= 1
+# Debian's python: python3-matplotlib is installed for it (a pyenv python3 on PATH lacks it)
+BENCH_PYTHON ?= /usr/bin/python3
+BENCH_FLOOR := build/bench/floor
+
+.PHONY: bench bench-quick bench-deps bench-linux-guest bench-others
+
+bench-deps:
+	@bench/deps.sh
+
+$(BENCH_FLOOR): bench/floor.c
+	@mkdir -p $(dir $@)
+	gcc -O2 -Wall -Wextra -Werror -o $@ bench/floor.c
+
+bench-linux-guest: bench-deps
+	@bench/linux-guest/build.sh
+
+# our guest and the patched QEMU belong to other fragments; a failure there only
+# makes their configurations unavailable, it does not stop the stock comparison
+bench-others:
+ifeq ($(BENCH_BUILD_OTHERS),1)
+	@$(MAKE) --no-print-directory guest || echo "bench: 'make guest' failed: configurations with our guest will be unavailable"
+	@$(MAKE) --no-print-directory qemu || echo "bench: 'make qemu' failed: configurations on the patched QEMU will be unavailable"
+endif
+
+bench: bench-deps bench-linux-guest $(BENCH_FLOOR) bench-others
+	$(BENCH_PYTHON) bench/run.py --matrix default $(BENCH_ARGS)
+
+bench-quick: bench-deps bench-linux-guest $(BENCH_FLOOR) bench-others
+	$(BENCH_PYTHON) bench/run.py --matrix quick $(BENCH_ARGS)

@@ -1,0 +1,173 @@
+"""Configurations (bench/configs.cfg): load, check what is available, and turn one
+configuration plus one point into a QEMU command line."""
+import configparser
+import os
+import shlex
+import subprocess
+from dataclasses import dataclass, field
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+LINUX_DIR = os.environ.get("LINUX_GUEST_DIR", os.path.join(ROOT, "build/linux-guest"))
+ESP_IMG = os.environ.get("ESP_IMG", os.path.join(ROOT, "build/esp.img"))
+OVMF_CODE = os.environ.get("OVMF_CODE", "/usr/share/OVMF/OVMF_CODE_4M.fd")
+GUEST_KINDS = ("linux", "fastballoon")
+FRAG_MODES = ("native", "contig", "2m", "random-half", "every-other")
+
+
+@dataclass
+class Config:
+    name: str
+    description: str
+    guest: str
+    qemu: str              # resolved binary path
+    qemu_kind: str         # stock | patched | path
+    device: str
+    device_args: str = ""
+    protocol: str = ""
+    guest_args: str = ""
+    fragmentations: list = field(default_factory=list)
+    requires_props: list = field(default_factory=list)
+    requires_guest: str = ""
+    stats: str = ""
+    stats_keys: dict = field(default_factory=dict)
+    qemu_args: list = field(default_factory=list)
+    unavailable: str = ""  # reason, empty when it can run
+
+
+def qemu_path(kind):
+    if kind == "stock":
+        return os.environ.get("QEMU_STOCK", "/usr/bin/qemu-system-x86_64")
+    if kind == "patched":
+        return os.environ.get("QEMU_PATCHED", os.path.join(ROOT, "build/qemu/qemu-system-x86_64"))
+    return kind
+
+
+def load(path=os.path.join(ROOT, "bench/configs.cfg"), only=None):
+    cp = configparser.ConfigParser(inline_comment_prefixes=None, interpolation=None)
+    if not cp.read(path):
+        raise SystemExit(f"bench: cannot read {path}")
+    out = []
+    for name in cp.sections():
+        if only and name not in only:
+            continue
+        s = cp[name]
+        guest = s.get("guest", "")
+        if guest not in GUEST_KINDS:
+            raise SystemExit(f"bench: {path} [{name}]: guest must be one of {GUEST_KINDS}, not '{guest}'")
+        frags = s.get("fragmentations", "native").split()
+        for f in frags:
+            if f not in FRAG_MODES:
+                raise SystemExit(f"bench: {path} [{name}]: unknown fragmentation '{f}'")
+        kind = s.get("qemu", "stock")
+        c = Config(
+            name=name, description=s.get("description", name), guest=guest,
+            qemu=qemu_path(kind), qemu_kind=kind, device=s.get("device", "virtio-balloon-pci"),
+            device_args=s.get("device_args", ""), protocol=s.get("protocol", ""),
+            guest_args=s.get("guest_args", ""), fragmentations=frags,
+            requires_props=s.get("requires_props", "").split(),
+            requires_guest=s.get("requires_guest", ""), stats=s.get("stats", ""),
+            stats_keys={k: s.get("stats_" + k, d) for k, d in
+                        (("translate_ns", "translate-ns"), ("discard_ns", "discard-ns"),
+                         ("discard_calls", "discard-calls"))},
+            qemu_args=shlex.split(s.get("qemu_args", "")))
+        if "," in c.guest_args:
+            raise SystemExit(f"bench: {path} [{name}]: guest_args must not contain commas")
+        out.append(c)
+    if only:
+        missing = set(only) - {c.name for c in out}
+        if missing:
+            raise SystemExit(f"bench: no configuration named {', '.join(sorted(missing))} in {path}")
+    return out
+
+
+_help_cache = {}
+
+
+def device_help(qemu, device):
+    key = (qemu, device)
+    if key not in _help_cache:
+        try:
+            r = subprocess.run([qemu, "-device", f"{device},help"], capture_output=True, text=True,
+                               timeout=30)
+            _help_cache[key] = r.stdout + r.stderr
+        except (OSError, subprocess.TimeoutExpired) as e:
+            _help_cache[key] = f"ERROR {e}"
+    return _help_cache[key]
+
+
+def file_contains(path, needle):
+    data = needle.encode()
+    with open(path, "rb") as f:
+        prev = b""
+        while True:
+            chunk = f.read(1 << 20)
+            if not chunk:
+                return False
+            if data in prev[-len(data):] + chunk:
+                return True
+            prev = chunk
+
+
+def check(c):
+    """Set c.unavailable to the first reason this configuration cannot run."""
+    if not (os.path.isfile(c.qemu) and os.access(c.qemu, os.X_OK)):
+        hint = {"patched": " (build it with `make qemu`)",
+                "stock": " (apt-get install qemu-system-x86)"}.get(c.qemu_kind, "")
+        c.unavailable = f"QEMU binary {c.qemu} not found{hint}"
+        return c
+    if c.guest == "linux":
+        for f in ("vmlinuz", "initramfs.cpio"):
+            if not os.path.isfile(os.path.join(LINUX_DIR, f)):
+                c.unavailable = f"{LINUX_DIR}/{f} missing (bench/linux-guest/build.sh builds it)"
+                return c
+    else:
+        if not os.path.isfile(ESP_IMG):
+            c.unavailable = f"guest image {ESP_IMG} missing (`make guest`)"
+            return c
+        if not os.path.isfile(OVMF_CODE):
+            c.unavailable = f"OVMF firmware {OVMF_CODE} missing (apt-get install ovmf)"
+            return c
+        if c.requires_guest and not file_contains(ESP_IMG, c.requires_guest):
+            c.unavailable = f"guest image has no '{c.requires_guest}' mode yet"
+            return c
+    if c.requires_props:
+        h = device_help(c.qemu, c.device)
+        if h.startswith("ERROR"):
+            c.unavailable = f"{c.qemu} -device {c.device},help failed: {h[6:]}"
+            return c
+        for p in c.requires_props:
+            if f" {p}=" not in h and f"\n{p}=" not in h:
+                c.unavailable = f"{c.qemu} has no {c.device} property '{p}'"
+                return c
+    return c
+
+
+def qemu_version(binary):
+    try:
+        r = subprocess.run([binary, "-version"], capture_output=True, text=True, timeout=30)
+        return r.stdout.splitlines()[0].strip() if r.stdout else r.stderr.strip()
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return f"unknown ({e})"
+
+
+def argv(c, accel, mem_mib, balloon_mib, scenario, frag, seed=1):
+    """QEMU command line for one point (QMP is added by vm.VM)."""
+    a = [c.qemu, "-machine", "q35", "-accel", accel, "-m", f"{mem_mib}M", "-smp", "1",
+         "-nodefaults", "-no-user-config", "-display", "none", "-serial", "stdio", "-no-reboot",
+         "-device", f"{c.device},id=balloon0{c.device_args}"]
+    if accel == "kvm":
+        a += ["-cpu", "host"]
+    if c.guest == "linux":
+        append = "console=ttyS0 quiet loglevel=3 panic=-1"
+        if scenario == "touched":
+            # write at least the balloon's worth (+512 MiB), capped by what is available
+            append += f" fbtouch=1 fbtouch_mib={balloon_mib + 512}"
+        a += ["-kernel", os.path.join(LINUX_DIR, "vmlinuz"),
+              "-initrd", os.path.join(LINUX_DIR, "initramfs.cpio"), "-append", append]
+    else:
+        args = f"{c.guest_args} frag={frag} touch={1 if scenario == 'touched' else 0} seed={seed}".strip()
+        a += ["-drive", f"if=pflash,format=raw,readonly=on,file={OVMF_CODE}",
+              "-drive", f"format=raw,file={ESP_IMG},snapshot=on",
+              "-device", "isa-debug-exit,iobase=0xf4,iosize=4",
+              "-fw_cfg", f"name=opt/fastballoon/args,string={args}"]
+    return a + c.qemu_args

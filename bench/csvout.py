@@ -1,0 +1,56 @@
+"""The result files' columns and writers. inflate.csv has exactly the issue's columns;
+everything else measured per point goes to inflate-extra.csv under the same key."""
+import csv
+import os
+
+COLUMNS = ["config", "guest", "device", "protocol", "scenario", "fragmentation", "mem_mib",
+           "balloon_mib", "rep", "inflate_ms", "deflate_ms", "alloc_ms", "send_ms", "translate_ms",
+           "discard_ms", "discard_calls", "floor_ms", "accel"]
+KEY = ["config", "scenario", "fragmentation", "mem_mib", "balloon_mib", "rep"]
+EXTRA = KEY + ["sweep", "ready_ms", "touched_mib", "touch_guest_ms", "inflate_polls",
+               "deflate_polls", "guest_ops", "send_includes_host", "floor_mode",
+               "qemu_cpu_inflate_ms", "qemu_cpu_deflate_ms", "rss_before_mib", "rss_inflated_mib",
+               "rss_deflated_mib", "thp_before_mib", "error"]
+
+
+def fmt(v):
+    if v is None or v == "":
+        return ""
+    if isinstance(v, float):
+        return f"{v:.4f}" if abs(v) < 1 else f"{v:.3f}"
+    return str(v)
+
+
+class Writer:
+    """Rows are written as they come, so an interrupted run keeps what it measured."""
+
+    def __init__(self, out_dir):
+        os.makedirs(out_dir, exist_ok=True)
+        self.files = []
+        self.main = self._open(os.path.join(out_dir, "inflate.csv"), COLUMNS)
+        self.extra = self._open(os.path.join(out_dir, "inflate-extra.csv"), EXTRA)
+
+    def _open(self, path, cols):
+        f = open(path, "w", newline="")
+        self.files.append(f)
+        w = csv.DictWriter(f, fieldnames=cols, extrasaction="ignore")
+        w.writeheader()
+        f.flush()
+        return (f, w)
+
+    def row(self, data, ok=True):
+        for (f, w), wanted in ((self.main, ok), (self.extra, True)):
+            if wanted:
+                w.writerow({k: fmt(v) for k, v in data.items()})
+                f.flush()
+
+    def close(self):
+        for f in self.files:
+            f.close()
+
+
+def read(path):
+    if not os.path.exists(path):
+        return []
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))

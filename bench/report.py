@@ -1,0 +1,349 @@
+#!/usr/bin/python3
+"""Generate OUT/README.md (tables, the seed's stage table first) and PNG plots from
+OUT/inflate.csv, OUT/inflate-extra.csv and OUT/inflate.json. Returns/prints the
+seed table. usage: bench/report.py OUT_DIR"""
+import json
+import os
+import statistics
+import sys
+
+sys.dont_write_bytecode = True   # keep bench/ free of __pycache__
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import csvout  # noqa: E402
+
+STAGES = ["alloc_ms", "send_ms", "translate_ms", "discard_ms"]
+SEED = (4096, 3072)
+FRAG_ORDER = {"native": 0, "contig": 1, "2m": 2, "random-half": 3, "every-other": 4}
+SEED_2016 = {"inflate_ms": 1577, "alloc_ms": 103, "send_ms": 787, "translate_ms": 96, "discard_ms": 300}
+
+
+def num(v):
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return None
+
+
+def med(rows, col):
+    vals = [num(r.get(col)) for r in rows]
+    vals = [v for v in vals if v is not None]
+    if not vals:
+        return None
+    return statistics.median(vals), min(vals), max(vals), len(vals)
+
+
+def cell(m, spread=False, digits=None):
+    if m is None:
+        return "–"
+    v, lo, hi, _ = m
+    d = digits if digits is not None else (0 if v >= 100 else 1 if v >= 10 else 2 if v >= 0.1 else 4)
+    s = f"{v:.{d}f}"
+    if spread and m[3] > 1:
+        s += f" ({lo:.{d}f}–{hi:.{d}f})"
+    return s
+
+
+def ratio(a, b):
+    if a is None or b is None or a[0] is None or b[0] in (None, 0):
+        return "–"
+    r = a[0] / b[0]
+    return f"{r:.0f}x" if r >= 100 else f"{r:.1f}x" if r >= 10 else f"{r:.2f}x"
+
+
+def group(rows, **kw):
+    return [r for r in rows if all(str(r.get(k)) == str(v) for k, v in kw.items())]
+
+
+def configs_in_order(md, rows):
+    names = list(md.get("configs", {}))
+    return [n for n in names if any(r["config"] == n for r in rows)]
+
+
+def anchor(md, rows):
+    """The in-run anchor: the stock Linux guest on stock QEMU."""
+    for n, c in md.get("configs", {}).items():
+        if c["guest"] == "linux" and any(r["config"] == n for r in rows):
+            return n
+    return None
+
+
+def seed_rows(rows):
+    return [r for r in rows if (int(r["mem_mib"]), int(r["balloon_mib"])) == SEED
+            and r["fragmentation"] in ("native", "contig")]
+
+
+def seed_table(md, rows, extra):
+    srows = seed_rows(rows)
+    anc = anchor(md, srows)
+    reps = max([int(r["rep"]) for r in srows] or [0])
+    lines = [f"Inflate 3 GiB of a 4 GiB guest, then deflate back; median of {reps} repetitions "
+             "(min–max); times in ms; – = not measurable for that configuration.", "",
+             "| configuration | scenario | inflate | a alloc | b send | c translate | d discard "
+             "| discard calls | deflate | host floor | inflate / floor | Linux / this |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for scen in ("idle", "touched"):
+        for n in configs_in_order(md, srows):
+            g = group(srows, config=n, scenario=scen)
+            if not g:
+                continue
+            inf, fl = med(g, "inflate_ms"), med(g, "floor_ms")
+            base = med(group(srows, config=anc, scenario=scen), "inflate_ms") if anc else None
+            lines.append(
+                f"| {n} | {scen} | {cell(inf, True)} | " +
+                " | ".join(cell(med(g, s)) for s in STAGES) +
+                f" | {cell(med(g, 'discard_calls'), digits=0)} | {cell(med(g, 'deflate_ms'), True)}"
+                f" | {cell(fl)} | {ratio(inf, fl)} | {ratio(base, inf) if n != anc else '1x'} |")
+    s = SEED_2016
+    lines.append(f"| *seed, 2016 (native KVM, their hardware)* | idle | {s['inflate_ms']} | "
+                 f"{s['alloc_ms']} | {s['send_ms']} | {s['translate_ms']} | {s['discard_ms']} "
+                 "| – | – | – | – | – |")
+    return "\n".join(lines)
+
+
+def host_cost_table(md, rows, extra):
+    srows = seed_rows(extra)
+    lines = ["| configuration | scenario | ready after (ms) | QEMU CPU, inflate (ms) | QEMU CPU, deflate (ms)"
+             " | RSS before (MiB) | of it in THP (MiB) | RSS inflated (MiB) | RSS deflated (MiB) | guest touched (MiB) |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for scen in ("idle", "touched"):
+        for n in configs_in_order(md, srows):
+            g = [r for r in group(srows, config=n, scenario=scen) if not r.get("error")]
+            if not g:
+                continue
+            lines.append(f"| {n} | {scen} | " + " | ".join(
+                cell(med(g, c), digits=0) for c in ("ready_ms", "qemu_cpu_inflate_ms", "qemu_cpu_deflate_ms",
+                                                    "rss_before_mib", "thp_before_mib", "rss_inflated_mib",
+                                                    "rss_deflated_mib", "touched_mib")) + " |")
+    return "\n".join(lines)
+
+
+def sweep_table(md, rows, key, label):
+    lines = [f"| configuration | scenario | {label} | inflate (ms) | deflate (ms) | floor (ms) | inflate / floor |",
+             "|---|---|---|---|---|---|---|"]
+    for n in configs_in_order(md, rows):
+        for scen in ("idle", "touched"):
+            g = group(rows, config=n, scenario=scen)
+            for k in sorted({r[key] for r in g}, key=lambda x: (num(x) is None, num(x) or 0,
+                                                               FRAG_ORDER.get(x, 9), x)):
+                gg = group(g, **{key: k})
+                inf, fl = med(gg, "inflate_ms"), med(gg, "floor_ms")
+                lines.append(f"| {n} | {scen} | {k} | {cell(inf, True)} | {cell(med(gg, 'deflate_ms'), True)}"
+                             f" | {cell(fl)} | {ratio(inf, fl)} |")
+    return "\n".join(lines)
+
+
+def targets(md, rows):
+    """Issue 6's targets, where this run has what they compare."""
+    srows = seed_rows(rows)
+    cfg = md.get("configs", {})
+
+    def find(guest, device, protocol):
+        for n, c in cfg.items():
+            if c["guest"] != guest or (protocol and c["protocol"] != protocol):
+                continue
+            if any(r["config"] == n and r["device"] == device for r in srows):
+                return n
+        return None
+
+    lin = find("linux", "stock", None)
+    pfn = find("fastballoon", "stock", "pfn")
+    bmp = find("fastballoon", "patched", "bitmap")
+
+    def m(n, scen, col):
+        return med(group(srows, config=n, scenario=scen), col) if n else None
+
+    out = ["| target | measured | met |", "|---|---|---|"]
+
+    def line(what, a, b, need):
+        if a is None or b is None:
+            out.append(f"| {what} | not measured in this run (configuration unavailable) | – |")
+            return
+        r = a[0] / b[0]
+        out.append(f"| {what} | {r:.1f}x ({a[0]:.1f} / {b[0]:.1f} ms) | {'yes' if r >= need else f'no: {need / r:.2f}x short'} |")
+
+    line("idle: bitmap on patched QEMU >= 100x faster than stock Linux", m(lin, "idle", "inflate_ms"),
+         m(bmp, "idle", "inflate_ms"), 100)
+    line("idle: bitmap on patched QEMU >= 50x faster than our PFN path on stock QEMU",
+         m(pfn, "idle", "inflate_ms"), m(bmp, "idle", "inflate_ms"), 50)
+    line("idle: bitmap deflate >= 50x faster than stock Linux deflate", m(lin, "idle", "deflate_ms"),
+         m(bmp, "idle", "deflate_ms"), 50)
+    t, f = m(bmp, "touched", "inflate_ms"), m(bmp, "touched", "floor_ms")
+    if t and f:
+        lim = 1.5 * f[0] + 20
+        out.append(f"| touched: bitmap within 1.5x floor + 20 ms | {t[0]:.1f} ms vs limit {lim:.1f} ms |"
+                   f" {'yes' if t[0] <= lim else f'no, {t[0] - lim:.1f} ms over'} |")
+    else:
+        out.append("| touched: bitmap within 1.5x floor + 20 ms | not measured in this run (configuration unavailable) | – |")
+    return "\n".join(out)
+
+
+def plots(out, md, rows):
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return [f"(plots skipped: matplotlib is not importable by {sys.executable};"
+                " Debian's python3-matplotlib serves /usr/bin/python3)"]
+    made = []
+    srows = seed_rows(rows)
+    names = configs_in_order(md, srows)
+    colors = {"alloc_ms": "#4c72b0", "send_ms": "#dd8452", "translate_ms": "#55a868",
+              "discard_ms": "#c44e52", "rest": "#bbbbbb"}
+    if names:
+        # top: absolute stacked stages; bottom: the same as shares of end to end, so
+        # the fast configurations' stages stay readable next to the slow ones
+        fig, axes = plt.subplots(2, 2, figsize=(11, 8))
+        for col, scen in enumerate(("idle", "touched")):
+            for row in (0, 1):
+                ax = axes[row][col]
+                for i, n in enumerate(names):
+                    g = group(srows, config=n, scenario=scen)
+                    tot = med(g, "inflate_ms")
+                    if not tot:
+                        continue
+                    scale = 100.0 / tot[0] if row else 1.0
+                    bottom = 0.0
+                    for s in STAGES:
+                        v = med(g, s)
+                        if v:
+                            ax.bar(i, v[0] * scale, bottom=bottom, color=colors[s], label=s[:-3])
+                            bottom += v[0] * scale
+                    rest = max(tot[0] * scale - bottom, 0)
+                    ax.bar(i, rest, bottom=bottom, color=colors["rest"],
+                           label="end to end, not attributed to a stage")
+                    ax.text(i, tot[0] * scale, f"{tot[0]:.0f} ms" if tot[0] >= 10 else f"{tot[0]:.2f} ms",
+                            ha="center", va="bottom", fontsize=8)
+                    fl = med(g, "floor_ms")
+                    if fl and row == 0:
+                        ax.hlines(fl[0], i - 0.4, i + 0.4, colors="k", linestyles="dashed",
+                                  label="host floor (one madvise)")
+                ax.set_xlim(-0.75, max(len(names), 2) - 0.25)
+                ax.set_xticks(range(len(names)))
+                ax.set_xticklabels(names if row else [], rotation=20, ha="right", fontsize=8)
+                if row == 0:
+                    ax.set_title(f"inflate 3 of 4 GiB, {scen}")
+                ax.set_ylabel("share of end to end, %" if row else "ms (median)")
+        h, lab = axes[0][0].get_legend_handles_labels()
+        h2, lab2 = axes[0][1].get_legend_handles_labels()
+        uniq = dict(zip(lab + lab2, h + h2))
+        fig.legend(uniq.values(), uniq.keys(), loc="upper center", ncol=3, fontsize=8)
+        fig.tight_layout(rect=(0, 0, 1, 0.93))
+        fig.savefig(os.path.join(out, "stages.png"), dpi=90)
+        plt.close(fig)
+        made.append("![stage bars](stages.png)")
+
+    size = [r for r in rows if int(r["mem_mib"]) == 16384]
+    if size:
+        fig, ax = plt.subplots(figsize=(7, 4.5))
+        for n in configs_in_order(md, size):
+            for scen, ls in (("idle", "-"), ("touched", "--")):
+                g = group(size, config=n, scenario=scen)
+                xs = sorted({int(r["balloon_mib"]) for r in g})
+                if not xs:
+                    continue
+                ys = [med(group(g, balloon_mib=x), "inflate_ms")[0] for x in xs]
+                ax.plot([x / 1024 for x in xs], ys, ls, marker="o", label=f"{n} {scen}")
+        for scen, ls in (("idle", ":"), ("touched", "-.")):
+            g = group(size, scenario=scen)
+            xs = sorted({int(r["balloon_mib"]) for r in g})
+            fl = [med(group(g, balloon_mib=x), "floor_ms") for x in xs]
+            if xs and all(fl):
+                ax.plot([x / 1024 for x in xs], [f[0] for f in fl], ls, color="k", label=f"host floor, {scen}")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("balloon size (GiB) of a 16 GiB guest")
+        ax.set_ylabel("inflate, ms (median)")
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        fig.savefig(os.path.join(out, "size.png"), dpi=90)
+        plt.close(fig)
+        made.append("![time against balloon size](size.png)")
+
+    frag = [r for r in rows if (int(r["mem_mib"]), int(r["balloon_mib"])) == SEED and r["scenario"] == "idle"
+            and r["fragmentation"] != "native"]
+    modes = [m for m in ("contig", "2m", "random-half", "every-other") if any(r["fragmentation"] == m for r in frag)]
+    fnames = configs_in_order(md, frag)
+    if len(modes) > 1 and fnames:
+        fig, ax = plt.subplots(figsize=(7, 4.5))
+        wdt = 0.8 / len(fnames)
+        for i, n in enumerate(fnames):
+            ys = [med(group(frag, config=n, fragmentation=m), "inflate_ms") for m in modes]
+            ax.bar([j + i * wdt for j in range(len(modes))], [y[0] if y else 0 for y in ys], wdt, label=n)
+        ax.set_xticks([j + 0.4 - wdt / 2 for j in range(len(modes))])
+        ax.set_xticklabels(modes)
+        ax.set_yscale("log")
+        ax.set_ylabel("inflate 3 of 4 GiB, idle, ms (median)")
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        fig.savefig(os.path.join(out, "frag.png"), dpi=90)
+        plt.close(fig)
+        made.append("![time against fragmentation](frag.png)")
+    return made
+
+
+def write(out):
+    rows = csvout.read(os.path.join(out, "inflate.csv"))
+    extra = csvout.read(os.path.join(out, "inflate-extra.csv"))
+    with open(os.path.join(out, "inflate.json")) as f:
+        md = json.load(f)
+    seed = seed_table(md, rows, extra)
+    p = [f"# Balloon inflate/deflate benchmark: results of `{'make bench' if md['matrix'] == 'default' else 'make bench-' + md['matrix']}`",
+         "", "Generated by bench/run.py (bench/report.py); do not edit. Raw data: inflate.csv "
+         "(the issue's columns), inflate-extra.csv (host cost, boot, errors per point), inflate.json (metadata).",
+         "", "## The seed's table on this machine", "", seed, "",
+         "Stages: a allocate (guest), b send (guest: building requests and the transport, host work "
+         "subtracted when the device reports it), c translate and d discard (device statistics). "
+         "The stock Linux guest and stock QEMU report no stages, so only their end-to-end time exists. "
+         "Host floor: one madvise(MADV_DONTNEED) over the balloon's size, untouched memory for idle rows, "
+         "resident memory for touched rows (huge pages when the host gives QEMU THP).", ""]
+    p += ["## Targets (issue 6)", "", targets(md, rows), ""]
+    p += ["## Run", "",
+          f"- date {md['date']}, git {md['git_revision']}, matrix `{md['matrix']}`",
+          f"- CPU {md['cpu_model']} x{md['cpus']}, {md['mem_total_kib'] // 1024} MiB; host kernel {md['host_kernel']};"
+          f" host THP `{md['host_thp']}`",
+          f"- accelerator **{md['accel']}** ({md['accel_how']})",
+          f"- QMP client {md['qmp_client']}, query-balloon poll interval {md['poll_interval_us']} us",
+          f"- load average at start {md['loadavg_start']}, at end {md.get('loadavg_end')}"
+          + (f" — **{md['busy_note']}**" if md.get("busy_note") else ""),
+          f"- run time {md.get('run_s', 0):.0f} s (+ floor {md.get('floor_s', 0):.0f} s)"]
+    for b, v in md.get("qemu_versions", {}).items():
+        p.append(f"- `{b}`: {v}")
+    lg = md.get("linux_guest", {})
+    if lg:
+        p.append(f"- Linux guest: {lg.get('KERNEL_PKG')} {lg.get('KERNEL_PKG_VERSION')} "
+                 f"({lg.get('KERNEL_RELEASE')}), busybox-static {lg.get('BUSYBOX_VERSION')}, modules {lg.get('MODULES')}")
+    if md.get("failures"):
+        p.append(f"- **{len(md['failures'])} point(s) failed**: " +
+                 "; ".join(f"{x['point']}: {x['error'].splitlines()[0]}" for x in md["failures"][:5]))
+    p += ["", "## Configurations", "", "| configuration | description | guest | QEMU | device | protocol | status |",
+          "|---|---|---|---|---|---|---|"]
+    for n, c in md.get("configs", {}).items():
+        st = f"not measured: {c['unavailable']}" if c["unavailable"] else "measured"
+        p.append(f"| {n} | {c['description']} | {c['guest']} | `{c['qemu']}` | {c['device']} | {c['protocol']} | {st} |")
+    p += ["", "## Host floor", "", "| memory | MiB | median ms | min | max | in huge pages (MiB) |", "|---|---|---|---|---|---|"]
+    for k, v in sorted(md.get("floor", {}).items(), key=lambda kv: (int(kv[0].split("/")[1]), kv[0])):
+        mode, mib = k.split("/")
+        p.append(f"| {mode} | {mib} | {v['median_ms']:.4g} | {v['min_ms']:.4g} | {v['max_ms']:.4g} | {v['thp_mib']} |")
+    p += ["", "## Host cost, seed's case (medians)", "", host_cost_table(md, rows, extra), ""]
+    size = [r for r in rows if int(r["mem_mib"]) == 16384]
+    if size:
+        p += ["## Size sweep (16 GiB guest)", "", sweep_table(md, size, "balloon_mib", "balloon MiB"), ""]
+    frag = [r for r in rows if r["fragmentation"] not in ("native",) and (int(r["mem_mib"]), int(r["balloon_mib"])) == SEED]
+    if len({r["fragmentation"] for r in frag}) > 1:
+        p += ["## Fragmentation sweep (3 of 4 GiB, idle)", "", sweep_table(md, frag, "fragmentation", "fragmentation"), ""]
+    p += ["## Plots", ""] + plots(out, md, rows) + [""]
+    if not size:
+        p.append("No size sweep in this run (make bench runs it).")
+    if len({r["fragmentation"] for r in frag}) <= 1:
+        p.append("No fragmentation plot: no configuration in this run controls fragmentation "
+                 "(the Linux guest cannot; our guest's configurations add it).")
+    with open(os.path.join(out, "README.md"), "w") as f:
+        f.write("\n".join(p) + "\n")
+    return seed
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        raise SystemExit("usage: bench/report.py OUT_DIR")
+    print(write(sys.argv[1]))
