@@ -527,16 +527,17 @@ static u32 stats_fill(struct balloon *b)
 	struct virtio_balloon_stat *s = b->stats_buf;
 	u32 n = 0;
 
-	/* every standard tag, highest first (devices accept any order, 5.5.6.3.2) */
+	/* one tag the device does not know, which it must ignore (5.5.6.3.2) ... */
+	s[n].tag = 0x7ff0;
+	s[n].val = 0xdeadbeef;
+	n++;
+	/* ... then every standard tag, highest first (devices accept any order) */
 	for (int i = VIRTIO_BALLOON_S_NR - 1; i >= 0; i--) {
 		s[n].tag = i;
 		s[n].val = b->stats_val[i] + ((b->o.brk & BRK_STATS_VALUES) ? 1 : 0);
 		n++;
 	}
-	/* and one tag the device does not know, which it must ignore */
-	s[n].tag = 0x7ff0;
-	s[n].val = 0xdeadbeef;
-	n++;
+	/* break=stats-len: cut the last entry short (D7: length a multiple of the entry size) */
 	return n * sizeof(*s) - ((b->o.brk & BRK_STATS_LEN) ? 4 : 0);
 }
 
