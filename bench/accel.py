@@ -2,6 +2,7 @@
 guests), so kvm and auto both require a short real boot of the Linux guest under KVM
 to reach 'BENCH ready'; auto falls back to TCG when it does not, and says why."""
 import os
+import shutil
 import tempfile
 
 import configs
@@ -18,15 +19,21 @@ def probe_kvm(qemu):
     if configs.check(c).unavailable:
         return False, "no guest to probe with: " + c.unavailable
     tmp = tempfile.mkdtemp(prefix="fb-accel-")
-    vm = VM(configs.argv(c, "kvm", 512, 0, "idle", "native"), tmp, os.path.join(tmp, "probe.log"))
+    logdir = os.path.join(configs.ROOT, "build/bench/logs")
+    os.makedirs(logdir, exist_ok=True)
+    log = os.path.join(logdir, "accel-probe.log")
+    vm = VM(configs.argv(c, "kvm", 512, 0, "idle", "native"), tmp, log)
     try:
         vm.start()
         _, _, t = vm.wait_line(r"^BENCH ready", PROBE_TIMEOUT)
         return True, f"a real Linux boot under KVM took {t - vm.t_start:.1f} s"
     except GuestError as e:
-        return False, f"a real Linux boot under KVM did not finish in {PROBE_TIMEOUT:.0f} s ({str(e)[:120]})"
+        first = str(e).splitlines()[0].split("; log ")[0]
+        return False, (f"a real Linux boot under KVM did not reach 'BENCH ready' in {PROBE_TIMEOUT:.0f} s"
+                       f" ({first}; console in {os.path.relpath(log, configs.ROOT)})")
     finally:
         vm.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def choose(qemu):

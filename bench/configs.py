@@ -155,8 +155,6 @@ def argv(c, accel, mem_mib, balloon_mib, scenario, frag, seed=1):
     a = [c.qemu, "-machine", "q35", "-accel", accel, "-m", f"{mem_mib}M", "-smp", "1",
          "-nodefaults", "-no-user-config", "-display", "none", "-serial", "stdio", "-no-reboot",
          "-device", f"{c.device},id=balloon0{c.device_args}"]
-    if accel == "kvm":
-        a += ["-cpu", "host"]
     if c.guest == "linux":
         append = "console=ttyS0 quiet loglevel=3 panic=-1"
         if scenario == "touched":

@@ -26,7 +26,7 @@ class BuiltinQMP:
         self.sock = None
         self.rfile = None
 
-    def connect(self, timeout=30.0):
+    def connect(self, timeout=30.0, alive=lambda: True):
         deadline = time.monotonic() + timeout
         while True:
             s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -35,6 +35,8 @@ class BuiltinQMP:
                 break
             except OSError as e:
                 s.close()
+                if not alive():
+                    raise QMPError("QEMU exited before opening its QMP socket") from e
                 if time.monotonic() > deadline:
                     raise QMPError(f"cannot connect to QMP socket {self.path}: {e}") from e
                 time.sleep(0.02)
@@ -79,9 +81,11 @@ class QemuQMP:
         self.mod = module
         self.q = None
 
-    def connect(self, timeout=30.0):
+    def connect(self, timeout=30.0, alive=lambda: True):
         deadline = time.monotonic() + timeout
         while not os.path.exists(self.path):
+            if not alive():
+                raise QMPError("QEMU exited before opening its QMP socket")
             if time.monotonic() > deadline:
                 raise QMPError(f"QMP socket {self.path} did not appear")
             time.sleep(0.02)

@@ -43,11 +43,10 @@ class VM:
         self.reader.start()
         self.qmp = make_client(self.qmp_path)
         try:
-            self.qmp.connect(timeout=30)
-        except Exception:
+            self.qmp.connect(timeout=30, alive=lambda: self.proc.poll() is None)
+        except Exception as e:
             self.stop()
-            raise GuestError("QEMU did not open its QMP socket; console log: " + self.log_path +
-                             self._tail())
+            raise GuestError(f"{e}; console log {self.log_path}" + self._tail())
 
     def _reader(self):
         for raw in self.proc.stdout:
