@@ -57,7 +57,6 @@ enum balloon_break {
 	BRK_REUSE_BEFORE_ACK = 1 << 2,	/* deflate: reuse pages before the ack (D3) */
 	BRK_NO_POISON = 1 << 3,		/* deflated/reported pages not set to poison_val (D9/D10) */
 	BRK_STATS_LEN = 1 << 4,		/* stats buffer length not a multiple of the entry (D7) */
-	BRK_USE_BEFORE_ACK = 1 << 5,	/* inflate: write pages between queueing and ack (D4) */
 	BRK_ACTUAL_BYTES = 1 << 6,	/* write actual one byte at a time (D6 legacy) */
 	BRK_STATS_VALUES = 1 << 7,	/* send other stats values than reported (self-check) */
 	BRK_FEATURES_OK = 1 << 8,	/* skip the FEATURES_OK read-back (3.1.1) */
