@@ -13,7 +13,7 @@ check() {	# check DESC COMMAND...
 	if "$@"; then echo "ok $t - $d"; else echo "not ok $t - $d"; failed=1; fi
 }
 
-tests/run -g negative > "$out" 2>&1
+tests/run -g runner-negative > "$out" 2>&1
 st=$?
 sed 's/^/# /' "$out"
 check "tests/run exits non-zero when entries fail (status $st)" test $st -ne 0
