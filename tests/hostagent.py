@@ -1,18 +1,30 @@
 #!/usr/bin/env python3
-"""Supervise one QEMU run and serve the guest's host calls.
+"""Supervise one guest run (one QEMU, or two during a migration) and serve
+the guest's host calls.
 
-The runner starts this instead of QEMU. It listens on three unix sockets
-that QEMU connects to (QMP, COM1 console, COM2 agent channel), starts QEMU,
-writes the console to the log (with the time of the first test line), and
-answers one-line requests from the guest on COM2 (see guest/lib/hostcall.h),
-framed as "@fb SEQ REQUEST" and answered as "@fb SEQ REPLY":
+The runner starts this instead of QEMU. For each QEMU it listens on three
+unix sockets that QEMU connects to (QMP, COM1 console, COM2 agent channel),
+writes the console to the log (noting when the first test line appeared),
+and answers one-line requests from the guest on COM2, framed as
+"@fb SEQ REQUEST" and answered as "@fb SEQ REPLY" (guest/lib/hostcall.h):
 
-  hello            -> ok fastballoon-agent 1
-  time             -> ok <host CLOCK_MONOTONIC ns>
-  qmp <json>       -> ok <json of "return"> | err <json of "error">
-  sleep <ms>       -> ok
+  hello                 -> ok fastballoon-agent 2
+  time                  -> ok <host CLOCK_MONOTONIC ns>
+  qmp <json>            -> ok <json of "return"> | err <json of "error">
+  sleep <ms>            -> ok
+  migrate-start [k=v..] -> ok   start a destination QEMU (same command line
+                           plus -incoming) and migrate to it over a unix
+                           socket; options: caps=a,b (migration
+                           capabilities), speed=BYTES_PER_S (max-bandwidth),
+                           downtime_ms=N
+  migrate-status        -> ok {"status": ..., "ram": {...}, "total-time": ...}
+                           (query-migrate, or its final value after the
+                           switch-over, when the source QEMU has been quit)
+  migrate-cancel        -> ok   (migrate_cancel; the destination is killed)
 
-It exits with QEMU's exit status, or 124 when the timeout killed QEMU.
+After a completed migration the guest runs in the destination QEMU; the
+agent quits the source and the destination's exit status becomes the run's.
+It exits with that status, or 124 when the timeout killed QEMU.
 Glue only: all checks are made by the guest, in C.
 """
 import argparse
@@ -26,17 +38,18 @@ import subprocess
 import sys
 import time
 
-AGENT_VERSION = 1
+AGENT_VERSION = 2
 REPORT_PREFIXES = (b"PASS:", b"FAIL:", b"XFAIL:", b"XPASS:", b"SKIP:")
 
 
 class Qmp:
     """A minimal QMP client over an accepted unix socket connection."""
 
-    def __init__(self, conn, events_log):
+    def __init__(self, conn, events_log, tag):
         self.sock = conn
         self.buf = b""
         self.events = events_log
+        self.tag = tag
         self._read_msg()  # greeting
         self.command("qmp_capabilities")
 
@@ -55,6 +68,7 @@ class Qmp:
         while True:
             msg = self._read_msg()
             if "event" in msg:
+                msg["vm"] = self.tag
                 self.events.write(json.dumps(msg) + "\n")
                 self.events.flush()
                 continue
@@ -67,14 +81,90 @@ class Qmp:
         return reply["return"]
 
 
-class Agent:
-    def __init__(self, opts):
-        self.opts = opts
-        self.qmp = None
-        self.first_report = None
-        self.start = None
+def listen(path):
+    if os.path.exists(path):
+        os.unlink(path)
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.bind(path)
+    s.listen(1)
+    return s
 
-    def handle(self, line):
+
+class Vm:
+    """One QEMU process and its three connections."""
+
+    def __init__(self, tag, sockdir, base_cmd, extra, log, events):
+        os.makedirs(sockdir, exist_ok=True)
+        self.tag = tag
+        self.log = log
+        lsn = {n: listen(os.path.join(sockdir, n + ".sock")) for n in ("qmp", "com1", "com2")}
+        cmd = base_cmd + extra + [
+            "-chardev", f"socket,id=fbqmp,path={sockdir}/qmp.sock",
+            "-mon", "chardev=fbqmp,mode=control",
+            "-chardev", f"socket,id=fbcom1,path={sockdir}/com1.sock",
+            "-serial", "chardev:fbcom1",
+            "-chardev", f"socket,id=fbcom2,path={sockdir}/com2.sock",
+            "-serial", "chardev:fbcom2",
+        ]
+        with open(os.path.join(sockdir, "cmdline"), "w") as f:
+            f.write(" ".join(cmd) + "\n")
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log,
+                                     stderr=subprocess.STDOUT)
+        self.conn = {}
+        for name, s in lsn.items():
+            s.settimeout(30)
+            try:
+                self.conn[name], _ = s.accept()
+            except (socket.timeout, OSError):
+                self.kill()
+                raise RuntimeError(f"QEMU ({tag}) did not connect its {name} socket "
+                                   f"(exit status {self.proc.returncode})")
+            finally:
+                s.close()
+        self.qmp = Qmp(self.conn["qmp"], events, tag)
+        self.open = {"com1": True, "com2": True}
+        self.agent_buf = b""
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def quit(self):
+        try:
+            self.qmp.command("quit")
+        except (RuntimeError, EOFError, OSError):
+            pass
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+
+class Agent:
+    def __init__(self, opts, base_cmd, log, events, calls):
+        self.opts = opts
+        self.base_cmd = base_cmd
+        self.log = log
+        self.events = events
+        self.calls = calls
+        self.start = time.monotonic()
+        self.first_report = None
+        self.main = Vm("src", opts.dir, base_cmd, [], log, events)
+        self.dest = None
+        self.migration = None  # last query-migrate result
+        self.console_line = b""
+        self.migrations = 0
+
+    # --- guest requests -------------------------------------------------
+    def handle(self, vm, line):
         cmd, _, rest = line.partition(" ")
         if cmd == "hello":
             return f"ok fastballoon-agent {AGENT_VERSION}"
@@ -88,20 +178,152 @@ class Agent:
                 req = json.loads(rest)
             except ValueError as e:
                 return f"err bad json: {e}"
-            reply = self.qmp.execute(req)
+            reply = vm.qmp.execute(req)
             if "error" in reply:
                 return "err " + json.dumps(reply["error"], separators=(",", ":"))
             return "ok " + json.dumps(reply.get("return", {}), separators=(",", ":"))
+        if cmd == "migrate-start":
+            return self.migrate_start(rest)
+        if cmd == "migrate-status":
+            return "ok " + json.dumps(self.migrate_status(), separators=(",", ":"))
+        if cmd == "migrate-cancel":
+            if self.dest is None:
+                return "err no migration in progress"
+            self.main.qmp.command("migrate_cancel")
+            return "ok"
         return f"err unknown command '{cmd}'"
 
+    def migrate_start(self, rest):
+        if self.dest is not None:
+            return "err a migration is already in progress"
+        opts = dict(kv.split("=", 1) for kv in rest.split() if "=" in kv)
+        self.migrations += 1
+        ddir = os.path.join(self.opts.dir, f"dest{self.migrations}")
+        uri = f"unix:{os.path.join(ddir, 'migrate.sock')}"
+        os.makedirs(ddir, exist_ok=True)
+        self.dest = Vm(f"dest{self.migrations}", ddir, self.base_cmd, ["-incoming", uri],
+                       self.log, self.events)
+        caps = [c for c in opts.get("caps", "").split(",") if c]
+        if caps:
+            cl = [{"capability": c, "state": True} for c in caps]
+            for vm in (self.main, self.dest):
+                vm.qmp.command("migrate-set-capabilities", capabilities=cl)
+        params = {}
+        if "speed" in opts:
+            params["max-bandwidth"] = int(opts["speed"])
+        if "downtime_ms" in opts:
+            params["downtime-limit"] = int(opts["downtime_ms"])
+        if params:
+            self.main.qmp.command("migrate-set-parameters", **params)
+        self.migration = None
+        self.main.qmp.command("migrate", uri=uri)
+        return "ok"
 
-def listen(path):
-    if os.path.exists(path):
-        os.unlink(path)
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.bind(path)
-    s.listen(1)
-    return s
+    def migrate_status(self):
+        if self.dest is not None:
+            self.poll_migration()
+        return self.migration or {"status": "none"}
+
+    def poll_migration(self):
+        """Follow a running migration; switch to the destination when done."""
+        try:
+            info = self.main.qmp.command("query-migrate")
+        except (RuntimeError, EOFError, OSError) as e:
+            info = {"status": "failed", "error-desc": str(e)}
+        self.migration = info
+        st = info.get("status")
+        if st == "completed":
+            src, self.main, self.dest = self.main, self.dest, None
+            src.quit()
+        elif st in ("failed", "cancelled"):
+            self.dest.kill()
+            self.dest = None
+
+    # --- the loop ----------------------------------------------------------
+    def console(self, data):
+        self.log.write(data)
+        self.log.flush()
+        if self.opts.echo:
+            sys.stdout.buffer.write(data)
+            sys.stdout.flush()
+        self.console_line += data
+        while b"\n" in self.console_line:
+            line, self.console_line = self.console_line.split(b"\n", 1)
+            if self.first_report is None and line.lstrip().startswith(REPORT_PREFIXES):
+                self.first_report = time.monotonic() - self.start
+
+    def agent_data(self, vm, data):
+        vm.agent_buf += data
+        while b"\n" in vm.agent_buf:
+            line, vm.agent_buf = vm.agent_buf.split(b"\n", 1)
+            # firmware also prints on COM2: serve framed requests only
+            m = re.match(r".*@fb (\d+) (.*)$", line.decode(errors="replace").strip())
+            if not m:
+                continue
+            seq, req = m.group(1), m.group(2)
+            try:
+                reply = self.handle(vm, req)
+            except Exception as e:  # report to the guest, keep serving
+                reply = f"err host agent: {type(e).__name__}: {e}"
+            t = time.monotonic() - self.start
+            self.calls.write(f"{t:9.3f} {vm.tag} > {req}\n{t:9.3f} {vm.tag} < {reply}\n")
+            self.calls.flush()
+            try:
+                vm.conn["com2"].sendall(f"@fb {seq} {reply}\n".encode())
+            except OSError:
+                pass
+
+    def run(self, deadline):
+        stop = []
+        signal.signal(signal.SIGTERM, lambda *_: stop.append("signal"))
+        signal.signal(signal.SIGINT, lambda *_: stop.append("signal"))
+        last_poll = 0
+        while True:
+            if not self.main.alive():
+                if self.dest is not None:
+                    self.dest.kill()
+                return self.main.proc.returncode
+            now = time.monotonic()
+            if stop or now >= deadline:
+                for vm in (self.main, self.dest):
+                    if vm:
+                        vm.kill()
+                return 130 if stop else 124
+            if self.dest is not None and now - last_poll > 0.1:
+                last_poll = now
+                self.poll_migration()
+            fds = {}
+            for vm in (self.main, self.dest):
+                if vm:
+                    for n in ("com1", "com2"):
+                        if vm.open[n]:
+                            fds[vm.conn[n]] = (vm, n)
+            ready, _, _ = select.select(list(fds), [], [], min(0.1, deadline - now))
+            for s in ready:
+                vm, n = fds[s]
+                try:
+                    data = s.recv(65536)
+                except OSError:
+                    data = b""
+                if not data:
+                    vm.open[n] = False  # QEMU closed it: it is exiting
+                    continue
+                if n == "com1":
+                    self.console(data)
+                else:
+                    self.agent_data(vm, data)
+
+    def drain(self):
+        c = self.main.conn["com1"]
+        try:
+            c.settimeout(0.5)
+            while True:
+                data = c.recv(65536)
+                if not data:
+                    break
+                self.console(data)
+        except OSError:
+            pass
 
 
 def main():
@@ -115,126 +337,26 @@ def main():
     cmd = opts.qemu[1:] if opts.qemu[:1] == ["--"] else opts.qemu
     os.makedirs(opts.dir, exist_ok=True)
 
-    socks = {n: listen(os.path.join(opts.dir, n + ".sock")) for n in ("qmp", "com1", "com2")}
-    cmd = cmd + [
-        "-chardev", f"socket,id=fbqmp,path={opts.dir}/qmp.sock",
-        "-mon", "chardev=fbqmp,mode=control",
-        "-chardev", f"socket,id=fbcom1,path={opts.dir}/com1.sock",
-        "-serial", "chardev:fbcom1",
-        "-chardev", f"socket,id=fbcom2,path={opts.dir}/com2.sock",
-        "-serial", "chardev:fbcom2",
-    ]
-    with open(os.path.join(opts.dir, "cmdline"), "w") as f:
-        f.write(" ".join(cmd) + "\n")
-
-    agent = Agent(opts)
     log = open(opts.log, "wb")
     events = open(os.path.join(opts.dir, "events.log"), "w")
     calls = open(os.path.join(opts.dir, "calls.log"), "w")
-    agent.start = time.monotonic()
-    qemu = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
-    deadline = agent.start + opts.timeout
-    stop = []
-    signal.signal(signal.SIGTERM, lambda *_: stop.append("signal"))
-    signal.signal(signal.SIGINT, lambda *_: stop.append("signal"))
-
-    conns = {}
-    for name, s in socks.items():
-        s.settimeout(30)
-        try:
-            conns[name], _ = s.accept()
-        except (socket.timeout, OSError):
-            qemu.kill()
-            qemu.wait()
-            log.flush()
-            sys.stderr.write(f"hostagent: QEMU did not connect its {name} socket "
-                             f"(exit status {qemu.returncode}); see {opts.log}\n")
-            return 2
+    start = time.monotonic()
     try:
-        agent.qmp = Qmp(conns["qmp"], events)
-    except (EOFError, OSError, RuntimeError) as e:
-        sys.stderr.write(f"hostagent: QMP handshake failed: {e}\n")
-    com1, com2 = conns["com1"], conns["com2"]
-    agent_buf = b""
-    console_line = b""
-    timed_out = False
-
-    while True:
-        if qemu.poll() is not None:
-            break
-        now = time.monotonic()
-        if stop or now >= deadline:
-            timed_out = not stop
-            qemu.terminate()
-            try:
-                qemu.wait(5)
-            except subprocess.TimeoutExpired:
-                qemu.kill()
-                qemu.wait()
-            break
-        ready, _, _ = select.select([com1, com2], [], [], min(0.2, deadline - now))
-        for s in ready:
-            try:
-                data = s.recv(65536)
-            except OSError:
-                data = b""
-            if not data:
-                # QEMU closed the socket: it is exiting
-                if s is com1:
-                    com1 = socket.socket()  # a never-ready placeholder
-                else:
-                    com2 = socket.socket()
-                continue
-            if s is conns["com1"]:
-                log.write(data)
-                log.flush()
-                if opts.echo:
-                    sys.stdout.buffer.write(data)
-                    sys.stdout.flush()
-                console_line += data
-                while b"\n" in console_line:
-                    line, console_line = console_line.split(b"\n", 1)
-                    if agent.first_report is None and line.lstrip().startswith(REPORT_PREFIXES):
-                        agent.first_report = time.monotonic() - agent.start
-            else:
-                agent_buf += data
-                while b"\n" in agent_buf:
-                    line, agent_buf = agent_buf.split(b"\n", 1)
-                    # firmware also prints on COM2: serve framed requests only
-                    req = line.decode(errors="replace").strip()
-                    m = re.match(r".*@fb (\d+) (.*)$", req)
-                    if not m:
-                        continue
-                    seq, req = m.group(1), m.group(2)
-                    try:
-                        reply = agent.handle(req)
-                    except Exception as e:  # report to the guest, keep serving
-                        reply = f"err host agent: {type(e).__name__}: {e}"
-                    calls.write(f"{time.monotonic() - agent.start:9.3f} > {req}\n"
-                                f"{time.monotonic() - agent.start:9.3f} < {reply}\n")
-                    calls.flush()
-                    conns["com2"].sendall(f"@fb {seq} {reply}\n".encode())
-
-    # drain what the console still holds
-    try:
-        conns["com1"].settimeout(0.5)
-        while True:
-            data = conns["com1"].recv(65536)
-            if not data:
-                break
-            log.write(data)
-    except OSError:
-        pass
+        agent = Agent(opts, cmd, log, events, calls)
+    except (RuntimeError, EOFError, OSError) as e:
+        log.close()
+        sys.stderr.write(f"hostagent: {e}; see {opts.log}\n")
+        return 2
+    status = agent.run(start + opts.timeout)
+    agent.drain()
     log.close()
     with open(os.path.join(opts.dir, "timing"), "w") as f:
-        f.write(f"wall_s {time.monotonic() - agent.start:.3f}\n")
+        f.write(f"wall_s {time.monotonic() - start:.3f}\n")
         if agent.first_report is not None:
             f.write(f"first_report_s {agent.first_report:.3f}\n")
-    if timed_out:
-        return 124
-    if stop:
-        return 130
-    return qemu.returncode
+        if agent.migrations:
+            f.write(f"migrations {agent.migrations}\n")
+    return status
 
 
 if __name__ == "__main__":
