@@ -31,6 +31,8 @@ class Config:
     stats: str = ""
     stats_keys: dict = field(default_factory=dict)
     qemu_args: list = field(default_factory=list)
+    kernel_args: str = ""  # linux guest: appended to the kernel command line
+    sweeps: list = field(default_factory=list)  # empty: every sweep of the matrix
     unavailable: str = ""  # reason, empty when it can run
 
 
@@ -69,7 +71,8 @@ def load(path=os.path.join(ROOT, "bench/configs.cfg"), only=None):
             stats_keys={k: s.get("stats_" + k, d) for k, d in
                         (("translate_ns", "translate-ns"), ("discard_ns", "discard-ns"),
                          ("discard_calls", "discard-calls"))},
-            qemu_args=shlex.split(s.get("qemu_args", "")))
+            qemu_args=shlex.split(s.get("qemu_args", "")), kernel_args=s.get("kernel_args", ""),
+            sweeps=s.get("sweeps", "").split())
         if "," in c.guest_args:
             raise SystemExit(f"bench: {path} [{name}]: guest_args must not contain commas")
         out.append(c)
@@ -157,6 +160,8 @@ def argv(c, accel, mem_mib, balloon_mib, scenario, frag, seed=1):
          "-device", f"{c.device},id=balloon0{c.device_args}"]
     if c.guest == "linux":
         append = "console=ttyS0 quiet loglevel=3 panic=-1"
+        if c.kernel_args:
+            append += " " + c.kernel_args
         if scenario == "touched":
             # write at least the balloon's worth (+512 MiB), capped by what is available
             append += f" fbtouch=1 fbtouch_mib={balloon_mib + 512}"

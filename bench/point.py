@@ -51,7 +51,10 @@ def read_stats(vm, c):
     if not c.stats:
         return None
     path, prop = c.stats.rsplit(":", 1)
-    return vm.qmp.cmd("qom-get", path=path, property=prop)
+    try:
+        return vm.qmp.cmd("qom-get", path=path, property=prop)
+    except Exception as e:
+        raise GuestError(f"device statistics {c.stats} unreadable: {e}") from e
 
 
 def stats_delta(c, before, after):

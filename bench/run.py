@@ -24,7 +24,7 @@ import floor  # noqa: E402
 import meta  # noqa: E402
 import point  # noqa: E402
 import report  # noqa: E402
-from qmp import make_client  # noqa: E402
+from qmp import QMPError, make_client  # noqa: E402
 from vm import GuestError  # noqa: E402
 
 ROOT = configs.ROOT
@@ -70,6 +70,8 @@ def plan(matrix, cfgs, reps_override):
                 for mib in sw[scenario]:
                     for frag in sw["fragmentation"]:
                         for c in cfgs:
+                            if c.sweeps and sw["name"] not in c.sweeps:
+                                continue
                             if frag == "contig" and "native" in c.fragmentations:
                                 f = "native"
                             elif frag in c.fragmentations:
@@ -104,8 +106,10 @@ class ETA:
         same = [v for kk, vs in self.done.items() if kk[0] == k[0] for v in vs]
         if same:
             return statistics.mean(same)
-        g = 8 + p["mem_mib"] / 1024 * 0.5 + p["balloon_mib"] / 1024 * 2.5
-        return g + (p["balloon_mib"] / 1024 * 5 if p["scenario"] == "touched" else 0)
+        g = 6 + p["mem_mib"] / 1024 * 0.4 + p["balloon_mib"] / 1024 * 1.5
+        if p["scenario"] == "touched":   # first touch of host memory: ~4.5 s/GiB here
+            g += min(p["mem_mib"] - 300, p["balloon_mib"] + 512) / 1024 * 4.5
+        return g
 
     def left(self, pts):
         return sum(self.guess(p) for p in pts)
@@ -143,7 +147,8 @@ def main():
     pts = plan(matrix, runnable, a.reps)
     idle_sizes = {p["balloon_mib"] for p in pts if p["scenario"] == "idle"}
     touched_sizes = {p["balloon_mib"] for p in pts if p["scenario"] == "touched"}
-    freps = int(os.environ.get("FLOOR_REPS", a.reps or matrix["reps"]))
+    # the floor's spread is small (a few %): 3 repetitions unless asked for more
+    freps = int(os.environ.get("FLOOR_REPS", min(a.reps or matrix["reps"], 3)))
     t_floor = time.monotonic()
     md["floor"] = floor.measure(idle_sizes, touched_sizes, freps, say)
     md["floor_s"] = round(time.monotonic() - t_floor, 1)
@@ -171,7 +176,7 @@ def main():
                                  p["fragmentation"], logdir, tag, seed=p["rep"]))
             ok = True
             what = f"inflate {row['inflate_ms']:.0f} ms, deflate {row['deflate_ms']:.0f} ms"
-        except (GuestError, OSError) as e:
+        except (GuestError, QMPError, OSError) as e:
             ok = False
             row["error"] = str(e).replace("\n", " | ")
             failures.append({"point": tag, "error": str(e)})
