@@ -7,6 +7,7 @@
 #include <efi.h>
 #include <efilib.h>
 #include "guest/lib/bootinfo.h"
+#include "guest/lib/cpu.h"
 
 #define STACK_PAGES 64		/* 256 KiB */
 #define MAP_EXTRA 16		/* descriptors of slack for the map growing */
@@ -78,17 +79,6 @@ static UINT64 usable_max_pfn(EFI_MEMORY_DESCRIPTOR *map, UINTN size, UINTN dsz)
 	return max;
 }
 
-static UINT32 phys_bits(void)
-{
-	UINT32 a, b, c, d;
-
-	__asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(0x80000000));
-	if (a < 0x80000008)
-		return 36;
-	__asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(0x80000008));
-	return a & 0xff;
-}
-
 EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
 {
 	EFI_LOADED_IMAGE *li = NULL;
@@ -98,7 +88,6 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
 	UINT32 dver;
 	EFI_STATUS st;
 	UINT64 max_pfn, pd_pages;
-	UINT32 bits;
 
 	InitializeLib(image, systab);
 	Print(L"fastballoon boot: UEFI stub\n");
@@ -122,8 +111,7 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
 		fail(L"GetMemoryMap", st);
 	max_pfn = usable_max_pfn(map, map_size, dsz);
 
-	bits = phys_bits();
-	pd_pages = (bits >= 40 ? 1ULL << 40 : 1ULL << bits) >> 30;
+	pd_pages = identity_map_limit() >> 30;
 	bi.stack_pages = STACK_PAGES;
 	bi.stack_start = alloc_pages(STACK_PAGES, L"stack");
 	/* PML4 + PDPTs + PDs, as guest/lib/paging.c lays them out */

@@ -7,28 +7,17 @@
 #include "io.h"
 #include "report.h"
 #include "string.h"
+#include "cpu.h"
 
 #define PTE_P 0x1ULL
 #define PTE_W 0x2ULL
 #define PTE_PS 0x80ULL
 #define PTE_PCD 0x10ULL
 
-static u32 phys_bits(void)
-{
-	u32 a, b, c, d;
-
-	asm volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(0x80000000));
-	if (a < 0x80000008)
-		return 36;
-	asm volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(0x80000008));
-	return a & 0xff;
-}
-
 /* tables: nr_pages pages of LoaderData reserved by the stub (paging_table_pages()) */
 void paging_init(struct boot_info *bi, u64 *tables, u64 nr_pages)
 {
-	u32 bits = phys_bits();
-	u64 limit = bits >= 40 ? 1ULL << 40 : 1ULL << bits;	/* at most 1 TiB */
+	u64 limit = identity_map_limit();
 	u64 nr_pd = limit >> 30, nr_pdpt = (nr_pd + 511) / 512;
 	u64 *pml4 = tables, *pdpt = tables + 512, *pd = pdpt + 512 * nr_pdpt;
 

@@ -6,6 +6,7 @@
 #include "acpi.h"
 #include "io.h"
 #include "string.h"
+#include "cpu.h"
 
 #define PM_HZ 3579545ULL
 #define PIT_HZ 1193182ULL
@@ -110,11 +111,6 @@ void mdelay(u64 ms)
 const char *timer_source(void)
 {
 	return source;
-}
-
-static void cpuid(u32 leaf, u32 *a, u32 *b, u32 *c, u32 *d)
-{
-	asm volatile("cpuid" : "=a"(*a), "=b"(*b), "=c"(*c), "=d"(*d) : "a"(leaf), "c"(0));
 }
 
 const char *accel_name(void)
