@@ -13,7 +13,7 @@ BENCH_BUILD_OTHERS ?= 1
 BENCH_PYTHON ?= /usr/bin/python3
 BENCH_FLOOR := build/bench/floor
 
-.PHONY: bench bench-quick bench-deps bench-linux-guest bench-others
+.PHONY: bench bench-quick bench-deps bench-linux-guest bench-others bench-selftest
 
 bench-deps:
 	@bench/deps.sh
@@ -38,3 +38,8 @@ bench: bench-deps bench-linux-guest $(BENCH_FLOOR) bench-others
 
 bench-quick: bench-deps bench-linux-guest $(BENCH_FLOOR) bench-others
 	$(BENCH_PYTHON) bench/run.py --matrix quick $(BENCH_ARGS)
+
+# the benchmark's own pure parts (no QEMU, a second or so): columns, parsing,
+# planning, floor choice, command lines, report on made-up rows
+bench-selftest:
+	$(BENCH_PYTHON) bench/test_bench.py

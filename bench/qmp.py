@@ -89,11 +89,24 @@ class QemuQMP:
             if time.monotonic() > deadline:
                 raise QMPError(f"QMP socket {self.path} did not appear")
             time.sleep(0.02)
-        self.q = self.mod.QEMUMonitorProtocol(self.path)
-        try:
-            self.q.connect()
-        except Exception as e:  # qemu.qmp raises its own error classes
-            raise QMPError(f"cannot connect to QMP socket {self.path}: {e}") from e
+        # the socket file exists from bind() on, but connecting is refused until
+        # QEMU listens: retry like the built-in client does
+        while True:
+            self.q = self.mod.QEMUMonitorProtocol(self.path)
+            try:
+                self.q.connect()
+                return
+            except Exception as e:  # qemu.qmp raises its own error classes
+                try:
+                    self.q.close()
+                except Exception:
+                    pass
+                self.q = None
+                if not alive():
+                    raise QMPError("QEMU exited before accepting QMP connections") from e
+                if time.monotonic() > deadline:
+                    raise QMPError(f"cannot connect to QMP socket {self.path}: {e}") from e
+                time.sleep(0.02)
 
     def cmd(self, name, **args):
         resp = self.q.cmd(name, args or None)

@@ -186,6 +186,9 @@ def plots(out, md, rows):
         return [f"(plots skipped: matplotlib is not importable by {sys.executable};"
                 " Debian's python3-matplotlib serves /usr/bin/python3)"]
     made = []
+    for name in ("stages.png", "size.png", "frag.png"):   # no stale plot from an older run
+        if os.path.exists(os.path.join(out, name)):
+            os.unlink(os.path.join(out, name))
     srows = seed_rows(rows)
     names = configs_in_order(md, srows)
     colors = {"alloc_ms": "#4c72b0", "send_ms": "#dd8452", "translate_ms": "#55a868",
