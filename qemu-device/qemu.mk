@@ -4,7 +4,8 @@
 #   make qemu                 fetch Debian's QEMU 7.2 source (or QEMU_SRC=DIR),
 #                             apply qemu-device/patches, build build/qemu/
 #   make test-device-unit     host unit tests of qemu-device/logic (TAP)
-#   make test-device-fuzz     libFuzzer over the parser, FUZZ_SECONDS (TAP)
+#   make test-device-fuzz     libFuzzer over the parser (FUZZ_SECONDS) and the
+#                             host request bookkeeping (FUZZ_HR_SECONDS) (TAP)
 #   make test-device-qtest    properties, boot smoke, qtest in QEMU (TAP)
 
 BUILD ?= build
@@ -15,9 +16,11 @@ QEMU_STAMP := $(QEMU_OUT)/.fb-make-stamp
 QEMU_INPUTS := $(wildcard qemu-device/patches/*.patch qemu-device/logic/*.c \
 	qemu-device/logic/*.h) scripts/build-qemu.sh scripts/fetch-qemu-source.sh
 FB_DEV_BUILD := $(BUILD)/qemu-device
-FB_LOGIC_SRCS := qemu-device/logic/fb-parse.c qemu-device/logic/fb-runs.c
+FB_LOGIC_SRCS := qemu-device/logic/fb-parse.c qemu-device/logic/fb-runs.c \
+	qemu-device/logic/fb-hostreq.c
 FB_LOGIC_HDRS := $(wildcard qemu-device/logic/*.h qemu-device/tests/*.h)
 FUZZ_SECONDS ?= 60
+FUZZ_HR_SECONDS ?= 20
 FUZZ_CC ?= clang-14
 
 .PHONY: qemu test-device-unit test-device-fuzz test-device-qtest test-device
@@ -39,8 +42,17 @@ $(FB_DEV_BUILD)/test-logic: qemu-device/tests/test-logic.c $(FB_LOGIC_SRCS) $(FB
 		-fno-sanitize-recover=all -Iqemu-device/logic -Iqemu-device/tests \
 		qemu-device/tests/test-logic.c $(FB_LOGIC_SRCS) -o $@
 
-test-device-unit: $(FB_DEV_BUILD)/test-logic
-	@$(FB_DEV_BUILD)/test-logic
+$(FB_DEV_BUILD)/test-hostreq: qemu-device/tests/test-hostreq.c $(FB_LOGIC_SRCS) $(FB_LOGIC_HDRS)
+	@mkdir -p $(@D)
+	@echo "# building $@" >&2
+	@gcc -std=gnu11 -O1 -g -Wall -Wextra -Werror -fsanitize=address,undefined \
+		-fno-sanitize-recover=all -Iqemu-device/logic -Iqemu-device/tests \
+		qemu-device/tests/test-hostreq.c $(FB_LOGIC_SRCS) -o $@
+
+# Both binaries print TAP; scripts/test-all.sh renumbers the two plans.
+test-device-unit: $(FB_DEV_BUILD)/test-logic $(FB_DEV_BUILD)/test-hostreq
+	@$(FB_DEV_BUILD)/test-logic; a=$$?; $(FB_DEV_BUILD)/test-hostreq; b=$$?; \
+		[ $$a -eq 0 ] && [ $$b -eq 0 ]
 
 $(FB_DEV_BUILD)/fuzz-parse: qemu-device/fuzz/fuzz-parse.c $(FB_LOGIC_SRCS) $(FB_LOGIC_HDRS)
 	@mkdir -p $(@D)
@@ -49,10 +61,20 @@ $(FB_DEV_BUILD)/fuzz-parse: qemu-device/fuzz/fuzz-parse.c $(FB_LOGIC_SRCS) $(FB_
 		-fno-sanitize-recover=undefined -Iqemu-device/logic \
 		-Iqemu-device/tests qemu-device/fuzz/fuzz-parse.c $(FB_LOGIC_SRCS) -o $@
 
-# Bounded run; the corpus grows in $(FB_DEV_BUILD)/fuzz-corpus across runs.
-test-device-fuzz: $(FB_DEV_BUILD)/fuzz-parse
+$(FB_DEV_BUILD)/fuzz-hostreq: qemu-device/fuzz/fuzz-hostreq.c $(FB_LOGIC_SRCS) $(FB_LOGIC_HDRS)
+	@mkdir -p $(@D)
+	@echo "# building $@" >&2
+	@$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined \
+		-fno-sanitize-recover=undefined -Iqemu-device/logic \
+		qemu-device/fuzz/fuzz-hostreq.c $(FB_LOGIC_SRCS) -o $@
+
+# Bounded runs; the corpora grow in $(FB_DEV_BUILD)/fuzz-*corpus across runs.
+test-device-fuzz: $(FB_DEV_BUILD)/fuzz-parse $(FB_DEV_BUILD)/fuzz-hostreq
 	@qemu-device/fuzz/run-fuzz.sh $(FB_DEV_BUILD)/fuzz-parse \
-		$(FB_DEV_BUILD)/fuzz-corpus qemu-device/fuzz/seeds $(FUZZ_SECONDS)
+		$(FB_DEV_BUILD)/fuzz-corpus qemu-device/fuzz/seeds $(FUZZ_SECONDS); \
+	a=$$?; qemu-device/fuzz/run-fuzz.sh $(FB_DEV_BUILD)/fuzz-hostreq \
+		$(FB_DEV_BUILD)/fuzz-hostreq-corpus "" $(FUZZ_HR_SECONDS); \
+	b=$$?; [ $$a -eq 0 ] && [ $$b -eq 0 ]
 
 test-device-qtest: $(QEMU_STAMP)
 	@QEMU_SRC="$(QEMU_SRC)" BUILD="$(abspath $(BUILD))" \
