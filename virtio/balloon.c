@@ -15,6 +15,7 @@
 #define CFG_CMD_ID 8
 #define CFG_POISON 12
 #define WAIT_MS 20000
+#define RUNS_CAP (1u << 16)	/* runs per round of a bulk inflate/deflate */
 
 static const struct { const char *name; u32 bit; } break_names[] = {
 	{ "no-actual", BRK_NO_ACTUAL },
@@ -28,6 +29,10 @@ static const struct { const char *name; u32 bit; } break_names[] = {
 	{ "config-be", BRK_CONFIG_BE },
 	{ "stale-rings", BRK_STALE_RINGS },
 	{ "oom", BRK_OOM },
+	{ "qnum-negotiated", BRK_QNUM_NEGOTIATED },
+	{ "pfn-in-records", BRK_PFN_IN_RECORDS },
+	{ "no-hostreq-buf", BRK_NO_HOSTREQ_BUF },
+	{ "ranges-not-negotiated", BRK_RANGES_NOT_NEG },
 };
 
 u32 balloon_parse_break(const char *s)
@@ -59,9 +64,13 @@ void balloon_opts_default(struct balloon_opts *o)
 		      (1ull << VIRTIO_BALLOON_F_DEFLATE_ON_OOM) | (1ull << VIRTIO_F_VERSION_1) |
 		      (1ull << VIRTIO_RING_F_INDIRECT_DESC) | (1ull << VIRTIO_RING_F_EVENT_IDX) |
 		      (1ull << VIRTIO_F_RING_PACKED);
-	o->batch = BALLOON_DEFAULT_BATCH;
-	o->inflight = 16;
+	o->batch = 0;		/* per format: BALLOON_DEFAULT_BATCH PFNs, records unlimited */
+	o->inflight = 0;	/* per format: 16 PFN requests, 4 record buffers */
 	o->msix = true;
+	o->proto = PROTO_AUTO;
+	o->buf_bytes = 1 << 20;
+	o->page_shift = 12;
+	o->host_req = true;
 }
 
 /*
@@ -69,6 +78,11 @@ void balloon_opts_default(struct balloon_opts *o)
  * sg entries), qsize=N, msix=0, indirect=0, event_idx=0, packed=0, stats=0,
  * poison=VAL (accept PAGE_POISON), report=1, fph=1, spec_qnum=1,
  * features=MASK (replaces the set), break=a,b.
+ * Fast protocol (docs/protocol.md): proto=auto|pfn|bitmap|ranges (auto:
+ * accept PAGE_BITMAP and PAGE_RANGES when offered and pick, per round of
+ * pages, the format whose encoding is smaller), bufkb=N (bytes per record
+ * buffer, default 1024 KiB), shift=N (page_shift for the 2^N-aligned parts of
+ * runs, default 12), hostreq=0 (decline HOST_REQ).
  */
 void balloon_opts_from_args(struct balloon_opts *o)
 {
@@ -80,6 +94,27 @@ void balloon_opts_from_args(struct balloon_opts *o)
 		o->transport = VIRTIO_TP_MODERN;
 	o->batch = arg_u64("batch", o->batch);
 	o->inflight = arg_u64("inflight", o->inflight);
+	t = arg_get("proto");
+	if (t && !strcmp(t, "pfn"))
+		o->proto = PROTO_PFN;
+	else if (t && !strcmp(t, "bitmap"))
+		o->proto = PROTO_BITMAP;
+	else if (t && !strcmp(t, "ranges"))
+		o->proto = PROTO_RANGES;
+	else if (t && strcmp(t, "auto"))
+		panic("proto=%s: expected auto, pfn, bitmap or ranges", t);
+	o->buf_bytes = arg_u64("bufkb", o->buf_bytes / 1024) * 1024;
+	if (o->buf_bytes < PAGE_SIZE)
+		o->buf_bytes = PAGE_SIZE;
+	o->page_shift = arg_u64("shift", o->page_shift);
+	if (o->page_shift < 12 || o->page_shift > 30)
+		panic("shift=%u: expected 12..30", o->page_shift);
+	o->host_req = arg_bool("hostreq", o->host_req);
+	if (o->proto != PROTO_PFN)
+		o->features |= (o->proto != PROTO_RANGES ? 1ull << FB_F_PAGE_BITMAP : 0) |
+			       (o->proto != PROTO_BITMAP ? 1ull << FB_F_PAGE_RANGES : 0);
+	if (o->host_req && o->proto != PROTO_PFN)
+		o->features |= 1ull << FB_F_HOST_REQ;
 	o->sg_pages = arg_bool("sg", false);
 	o->queue_size = arg_u64("qsize", 0);
 	o->msix = arg_bool("msix", o->msix);
@@ -102,10 +137,8 @@ void balloon_opts_from_args(struct balloon_opts *o)
 		o->features |= 1ull << VIRTIO_BALLOON_F_FREE_PAGE_HINT;
 	o->features = arg_u64("features", o->features);
 	o->brk = balloon_parse_break(arg_get("break"));
-	if (o->batch < 1)
-		o->batch = 1;
-	if (o->inflight < 1)
-		o->inflight = 1;
+	if (o->brk & BRK_RANGES_NOT_NEG)
+		o->features &= ~(1ull << FB_F_PAGE_RANGES);
 	if (o->inflight > BALLOON_MAX_INFLIGHT)
 		o->inflight = BALLOON_MAX_INFLIGHT;
 }
@@ -180,11 +213,15 @@ static void deflate_done_run(u64 pfn, u64 n, void *ctx)
 static void complete(struct balloon *b, struct balloon_req *r)
 {
 	if (r->inflate)
-		b->enc->for_each(r, inflate_done_run, b);
+		r->enc->for_each(r, inflate_done_run, b);
 	else
-		b->enc->for_each(r, deflate_done_run, r);
+		r->enc->for_each(r, deflate_done_run, r);
 	r->busy = false;
+	r->used = false;
 }
+
+/* while set, used requests are only marked (completion after the send is timed) */
+static bool defer_completion;
 
 /* take back every used request of vq; with wait, at least one */
 static void reap(struct balloon *b, struct virtqueue *vq, bool wait)
@@ -194,8 +231,12 @@ static void reap(struct balloon *b, struct virtqueue *vq, bool wait)
 
 	if (wait && !vq_wait(vq, WAIT_MS))
 		panic("balloon: queue %u: no used buffer after %u ms", vq->index, WAIT_MS);
-	while ((r = vq_get_used(vq, &len)))
-		complete(b, r);
+	while ((r = vq_get_used(vq, &len))) {
+		if (defer_completion)
+			r->used = true;
+		else
+			complete(b, r);
+	}
 }
 
 static struct balloon_req *get_req(struct balloon *b, struct virtqueue *vq)
@@ -243,7 +284,7 @@ static void submit(struct balloon *b, struct balloon_req *r)
 	if (!r->inflate && (b->o.brk & BRK_REUSE_BEFORE_ACK)) {
 		/* the rule broken on purpose: pages reused while the deflate is unacknowledged */
 		b->ordering_violations += r->pages;
-		b->enc->for_each(r, release_run, r);
+		r->enc->for_each(r, release_run, r);
 	}
 }
 
@@ -255,7 +296,7 @@ static void drain(struct balloon *b, struct virtqueue *vq)
 	do {
 		busy = false;
 		for (u32 i = 0; i < b->o.inflight; i++)
-			if (b->reqs[i].busy && b->reqs[i].vq == vq)
+			if (b->reqs[i].busy && !b->reqs[i].used && b->reqs[i].vq == vq)
 				busy = true;
 		if (busy)
 			reap(b, vq, true);
@@ -268,7 +309,8 @@ static void begin(struct balloon *b, struct balloon_req *r, bool inflate, bool k
 	r->inflate = inflate;
 	r->keep = keep;
 	r->vq = inflate ? b->ivq : b->dvq;
-	b->enc->begin(r);
+	r->enc = b->enc;
+	r->enc->begin(r);
 }
 
 struct bulk_ctx {
@@ -279,7 +321,7 @@ struct bulk_ctx {
 static bool bulk_cb(u64 pfn, u64 n, void *ctx)
 {
 	struct bulk_ctx *c = ctx;
-	u64 t = c->b->enc->add(c->r, pfn, n);
+	u64 t = c->r->enc->add(c->r, pfn, n);
 
 	if (t < n) {	/* the encoder is full: give the rest back */
 		pool_free_range(&guest_pool, pfn + t, n - t);
@@ -288,23 +330,96 @@ static bool bulk_cb(u64 pfn, u64 n, void *ctx)
 	return true;
 }
 
+/*
+ * Bulk inflate and deflate go in rounds of three timed stages (struct
+ * balloon_stage): take pages (runs) from the allocator or the balloon
+ * bitmap; encode them into as few request buffers as they fit and add those
+ * to the ring; notify and wait for every buffer. Completion bookkeeping
+ * comes after the timed send.
+ */
+static bool collect_cb(u64 pfn, u64 n, void *ctx)
+{
+	struct balloon *b = ctx;
+
+	b->runs[b->nruns].pfn = pfn;
+	b->runs[b->nruns].n = n;
+	b->nruns++;
+	return b->nruns < b->runs_cap;
+}
+
+/* proto=auto with both formats negotiated: the smaller encoding of this round */
+static void choose_enc(struct balloon *b)
+{
+	if (b->o.proto != PROTO_AUTO || b->enc == &balloon_pfn_encoder ||
+	    !virtio_has(&b->vd, FB_F_PAGE_BITMAP) || !virtio_has(&b->vd, FB_F_PAGE_RANGES))
+		return;
+	b->enc = fb_estimate_ranges(b->runs, b->nruns) < fb_estimate_bitmap(b->runs, b->nruns) ?
+		 &balloon_ranges_encoder : &balloon_bitmap_encoder;
+}
+
+static u64 send_runs(struct balloon *b, bool inflate)
+{
+	struct virtqueue *vq = inflate ? b->ivq : b->dvq;
+	u64 ri = 0, ro = 0, sent = 0;
+
+	while (ri < b->nruns) {
+		u64 t0 = now_ns(), t1, t2;
+
+		for (u32 i = 0; i < b->o.inflight && ri < b->nruns; i++) {
+			struct balloon_req *r = &b->reqs[i];
+
+			assert(!r->busy);
+			begin(b, r, inflate, false);
+			while (ri < b->nruns) {
+				ro += r->enc->add(r, b->runs[ri].pfn + ro, b->runs[ri].n - ro);
+				if (ro < b->runs[ri].n)
+					break;	/* buffer full */
+				ri++;
+				ro = 0;
+			}
+			if (!r->pages)
+				panic("balloon: a request buffer of %llu bytes takes no page", (unsigned long long)r->buf_cap);
+			if (inflate)
+				b->nr_inflight += r->pages;
+			sent += r->pages;
+			b->st.records += r->enc == &balloon_pfn_encoder ? r->pages : r->w.records;
+			b->st.reqs++;
+			submit(b, r);
+		}
+		t1 = now_ns();
+		defer_completion = true;
+		drain(b, vq);
+		defer_completion = false;
+		t2 = now_ns();
+		for (u32 i = 0; i < b->o.inflight; i++)
+			if (b->reqs[i].used)
+				complete(b, &b->reqs[i]);
+		b->st.build_ns += t1 - t0;
+		b->st.send_ns += t2 - t1;
+		b->st.done_ns += now_ns() - t2;
+	}
+	b->st.proto = b->enc->name;
+	b->st.rounds++;
+	return sent;
+}
+
 u64 balloon_inflate(struct balloon *b, u64 n)
 {
 	u64 done = 0;
 
 	while (done < n) {
-		struct balloon_req *r = get_req(b, b->ivq);
-		struct bulk_ctx c = { b, r };
+		u64 t0 = now_ns(), got;
 
-		begin(b, r, true, false);
-		pool_alloc_bulk(&guest_pool, MIN(n - done, r->max_pages), bulk_cb, &c);
-		if (!r->pages)
+		b->nruns = 0;
+		got = pool_alloc_bulk(&guest_pool, n - done, collect_cb, b);
+		b->st.alloc_ns += now_ns() - t0;
+		if (!got)
 			break;	/* out of memory */
-		b->nr_inflight += r->pages;
-		done += r->pages;
-		submit(b, r);
+		choose_enc(b);
+		send_runs(b, true);
+		done += got;
 	}
-	drain(b, b->ivq);
+	b->st.pages += done;
 	balloon_update_actual(b);
 	return done;
 }
@@ -334,8 +449,16 @@ u64 balloon_inflate_pfns(struct balloon *b, const u64 *pfns, u64 n)
 		struct balloon_req *r = get_req(b, b->ivq);
 
 		begin(b, r, true, false);
-		while (done < n && b->enc->add(r, pfns[done], 1) == 1)
-			done++;
+		while (done < n) {	/* consecutive pages as one run */
+			u64 len = 1, t;
+
+			while (done + len < n && pfns[done + len] == pfns[done] + len)
+				len++;
+			t = r->enc->add(r, pfns[done], len);
+			done += t;
+			if (t < len)
+				break;
+		}
 		b->nr_inflight += r->pages;
 		submit(b, r);
 	}
@@ -354,9 +477,16 @@ u64 balloon_deflate_pfns(struct balloon *b, const u64 *pfns, u64 n)
 		struct balloon_req *r = get_req(b, b->dvq);
 
 		begin(b, r, false, true);
-		while (done < n && b->enc->add(r, pfns[done], 1) == 1) {
-			bits_clear(b->in_balloon, pfns[done], 1);
-			done++;
+		while (done < n) {
+			u64 len = 1, t;
+
+			while (done + len < n && pfns[done + len] == pfns[done] + len)
+				len++;
+			t = r->enc->add(r, pfns[done], len);
+			bits_clear(b->in_balloon, pfns[done], t);
+			done += t;
+			if (t < len)
+				break;
 		}
 		submit(b, r);
 	}
@@ -393,31 +523,41 @@ u64 balloon_oom_deflate(struct balloon *b, u64 n)
 	return balloon_deflate(b, n);
 }
 
-/* fill r with ballooned pages, lowest first from the scan hint; clears their bits */
-static void take_ballooned(struct balloon *b, struct balloon_req *r, u64 want)
+/* runs of ballooned pages, lowest first from the scan hint, bits cleared; returns pages */
+static u64 collect_ballooned(struct balloon *b, u64 want)
 {
-	u64 w = b->scan_hint;
+	u64 w = b->scan_hint, got = 0;
 
-	for (; w < b->bitmap_words && r->pages < want; w++) {
+	b->nruns = 0;
+	for (; w < b->bitmap_words && got < want && b->nruns < b->runs_cap; w++) {
 		u64 x = b->in_balloon[w];
 
-		while (x && r->pages < want) {
-			u64 bit = __builtin_ctzll(x), len, t;
-			u64 rest = x >> bit;
+		while (x && got < want && b->nruns < b->runs_cap) {
+			u64 bit = __builtin_ctzll(x), len, pfn = w * 64 + bit;
 
-			len = ~rest ? (u64)__builtin_ctzll(~rest) : 64 - bit;
-			len = MIN(len, want - r->pages);
-			t = b->enc->add(r, w * 64 + bit, len);
-			bits_clear(b->in_balloon, w * 64 + bit, t);
-			x = b->in_balloon[w];
-			if (t < len)
-				goto out;
+			/* the run may go on through following words */
+			len = ~(x >> bit) ? (u64)__builtin_ctzll(~(x >> bit)) : 64 - bit;
+			if (bit + len == 64)
+				for (u64 v = w + 1; v < b->bitmap_words && b->in_balloon[v] == ~0ull && len < want - got; v++)
+					len += 64;
+			len = MIN(len, want - got);
+			if (b->nruns && b->runs[b->nruns - 1].pfn + b->runs[b->nruns - 1].n == pfn) {
+				b->runs[b->nruns - 1].n += len;
+			} else {
+				b->runs[b->nruns].pfn = pfn;
+				b->runs[b->nruns].n = len;
+				b->nruns++;
+			}
+			bits_clear(b->in_balloon, pfn, len);
+			got += len;
+			w = (pfn + len) / 64;
+			x = w < b->bitmap_words ? b->in_balloon[w] : 0;
 		}
 		if (x)
 			break;
 	}
-out:
 	b->scan_hint = w < b->bitmap_words ? w : 0;
+	return got;
 }
 
 u64 balloon_deflate(struct balloon *b, u64 n)
@@ -426,21 +566,21 @@ u64 balloon_deflate(struct balloon *b, u64 n)
 	bool rescanned = false;
 
 	while (done < n) {
-		struct balloon_req *r = get_req(b, b->dvq);
+		u64 from = b->scan_hint, t0 = now_ns(), got = collect_ballooned(b, n - done);
 
-		begin(b, r, false, false);
-		take_ballooned(b, r, MIN(n - done, r->max_pages));
-		if (!r->pages) {
-			if (rescanned || !b->scan_hint)
-				break;
+		b->st.alloc_ns += now_ns() - t0;
+		if (!got) {
+			if (rescanned || !from)
+				break;	/* scanned everything from word 0 */
 			b->scan_hint = 0;
 			rescanned = true;
 			continue;
 		}
-		done += r->pages;
-		submit(b, r);
+		choose_enc(b);
+		send_runs(b, false);
+		done += got;
 	}
-	drain(b, b->dvq);
+	b->st.pages += done;
 	balloon_update_actual(b);
 	return done;
 }
@@ -508,6 +648,7 @@ u32 balloon_follow(struct balloon *b)
 	else if (target < b->nr_pages)
 		balloon_deflate(b, b->nr_pages - target);
 	balloon_update_actual(b);
+	balloon_host_poll(b);
 	return target;
 }
 
@@ -583,6 +724,71 @@ int balloon_report(struct balloon *b, u64 pfn, u64 n)
 	return 0;
 }
 
+/* ---- host requests (FB-D9..D12) ---- */
+
+#define HREQ_SLOTS 4
+#define HREQ_SLOT_BYTES 64	/* >= 24 (FB-D9) */
+
+static void hreq_post(struct balloon *b, u32 i)
+{
+	u8 *slot = b->hreq_buf + i * HREQ_SLOT_BYTES;
+	struct vq_sg sg = { virt_to_phys(slot), HREQ_SLOT_BYTES, true };
+
+	memset(slot, 0, HREQ_SLOT_BYTES);
+	if (vq_add(b->hqvq, &sg, 1, slot))
+		panic("balloon: host_req_vq full");
+}
+
+bool balloon_send_raw(struct balloon *b, struct virtqueue *vq, const struct vq_sg *sg, int n, u64 timeout_ms)
+{
+	static int cookie;
+	u32 len;
+
+	while (vq_add(vq, sg, n, &cookie)) {
+		if (!vq_wait(vq, timeout_ms) || !vq_get_used(vq, &len))
+			return false;
+	}
+	vq_kick(vq);
+	if (!vq_wait(vq, timeout_ms))
+		return false;
+	return vq_get_used(vq, &len) == &cookie;
+}
+
+u64 balloon_host_poll(struct balloon *b)
+{
+	u64 seen = 0;
+	u8 *slot;
+	u32 len;
+	u16 type = virtio_has(&b->vd, FB_F_PAGE_BITMAP) ? FB_REC_BITMAP : FB_REC_RANGES;
+
+	if (!b->hqvq)
+		return 0;
+	while ((slot = vq_get_used(b->hqvq, &len))) {
+		u64 alen = fb_answer_host_req(slot, len, type, b->hresp_buf, PAGE_SIZE);
+
+		seen++;
+		b->host_reqs++;
+		if (alen) {
+			struct vq_sg sg = { virt_to_phys(b->hresp_buf), alen, false };
+
+			if (!balloon_send_raw(b, b->hrvq, &sg, 1, WAIT_MS))
+				panic("balloon: host_resp_vq: answer not used after %u ms", WAIT_MS);
+			b->host_answers++;
+		}
+		hreq_post(b, (slot - b->hreq_buf) / HREQ_SLOT_BYTES);	/* FB-D9: post it again */
+		vq_kick(b->hqvq);
+	}
+	return seen;
+}
+
+const char *balloon_proto_name(struct balloon *b)
+{
+	if (b->o.proto == PROTO_AUTO && b->records && virtio_has(&b->vd, FB_F_PAGE_BITMAP) &&
+	    virtio_has(&b->vd, FB_F_PAGE_RANGES) && b->enc != &balloon_pfn_encoder)
+		return "auto";
+	return b->enc->name;
+}
+
 /* ---- init / reset ---- */
 
 static int setup_device(struct balloon *b)
@@ -604,24 +810,70 @@ static int setup_device(struct balloon *b)
 	} else if (virtio_negotiate(vd, want)) {
 		return -2;
 	}
-	/* 5.5.2: optional queues exist with their feature; later ones move down */
-	b->qidx_stats = b->qidx_fph = b->qidx_report = -1;
-	if (virtio_has(vd, VIRTIO_BALLOON_F_STATS_VQ))
-		b->qidx_stats = b->o.spec_queue_numbers ? 2 : next++;
-	if (virtio_has(vd, VIRTIO_BALLOON_F_FREE_PAGE_HINT))
-		b->qidx_fph = b->o.spec_queue_numbers ? 3 : next++;
-	if (virtio_has(vd, VIRTIO_BALLOON_F_REPORTING))
-		b->qidx_report = b->o.spec_queue_numbers ? 4 : next++;
+	/* FB-D1: HOST_REQ only together with a record format */
+	if (virtio_has(vd, FB_F_HOST_REQ) && !virtio_has(vd, FB_F_PAGE_BITMAP) &&
+	    !virtio_has(vd, FB_F_PAGE_RANGES)) {
+		virtio_set_failed(vd);
+		return -5;
+	}
+	b->records = virtio_has(vd, FB_F_PAGE_BITMAP) || virtio_has(vd, FB_F_PAGE_RANGES);
+	if ((b->o.proto == PROTO_BITMAP && !virtio_has(vd, FB_F_PAGE_BITMAP)) ||
+	    (b->o.proto == PROTO_RANGES && !virtio_has(vd, FB_F_PAGE_RANGES))) {
+		virtio_set_failed(vd);
+		return -6;	/* the forced format was not offered */
+	}
+	if (!b->records || (b->o.brk & BRK_PFN_IN_RECORDS))
+		b->enc = &balloon_pfn_encoder;
+	else if ((b->o.brk & BRK_RANGES_NOT_NEG) || !virtio_has(vd, FB_F_PAGE_BITMAP))
+		b->enc = &balloon_ranges_encoder;
+	else
+		b->enc = &balloon_bitmap_encoder;
+	if (!b->o.batch)
+		b->o.batch = b->enc == &balloon_pfn_encoder ? BALLOON_DEFAULT_BATCH : 0xffffffffu;
+	if (!b->o.inflight)
+		b->o.inflight = b->enc == &balloon_pfn_encoder ? 16 : 4;
+	/* FB-V3: the 20-byte config when any of bits 16-18 is offered */
+	b->fast_offered = vd->features_offered & ((1ull << FB_F_PAGE_BITMAP) | (1ull << FB_F_PAGE_RANGES) |
+						  (1ull << FB_F_HOST_REQ));
+	b->granule_shift = b->fast_offered ? virtio_cread32(vd, FB_CFG_GRANULE) : 0;
+
+	/*
+	 * 5.5.2: optional queues exist with their feature; later ones move
+	 * down. FB-D2: indices follow the features the device offers, counting
+	 * a queue whose feature the driver declined.
+	 */
+	{
+		u64 qf = (b->o.brk & BRK_QNUM_NEGOTIATED) ? vd->features : vd->features_offered;
+
+		b->qidx_stats = b->qidx_fph = b->qidx_report = b->qidx_hreq = b->qidx_hresp = -1;
+		if (qf & (1ull << VIRTIO_BALLOON_F_STATS_VQ))
+			b->qidx_stats = b->o.spec_queue_numbers ? 2 : next++;
+		if (qf & (1ull << VIRTIO_BALLOON_F_FREE_PAGE_HINT))
+			b->qidx_fph = b->o.spec_queue_numbers ? 3 : next++;
+		if (qf & (1ull << VIRTIO_BALLOON_F_REPORTING))
+			b->qidx_report = b->o.spec_queue_numbers ? 4 : next++;
+		if (qf & (1ull << FB_F_HOST_REQ)) {
+			b->qidx_hreq = next++;
+			b->qidx_hresp = next++;
+		}
+	}
 
 	if (b->o.msix && !virtio_setup_msix(vd))
 		virtio_setup_intx(vd);
 	b->ivq = vq_setup(vd, 0, b->o.queue_size);
 	b->dvq = vq_setup(vd, 1, b->o.queue_size);
-	b->svq = b->qidx_stats >= 0 ? vq_setup(vd, b->qidx_stats, 0) : NULL;
-	b->fvq = b->qidx_fph >= 0 ? vq_setup(vd, b->qidx_fph, 0) : NULL;
-	b->rvq = b->qidx_report >= 0 ? vq_setup(vd, b->qidx_report, 0) : NULL;
-	if (!b->ivq || !b->dvq || (b->qidx_stats >= 0 && !b->svq) ||
-	    (b->qidx_fph >= 0 && !b->fvq) || (b->qidx_report >= 0 && !b->rvq)) {
+	b->svq = virtio_has(vd, VIRTIO_BALLOON_F_STATS_VQ) ? vq_setup(vd, b->qidx_stats, 0) : NULL;
+	b->fvq = virtio_has(vd, VIRTIO_BALLOON_F_FREE_PAGE_HINT) ? vq_setup(vd, b->qidx_fph, 0) : NULL;
+	b->rvq = virtio_has(vd, VIRTIO_BALLOON_F_REPORTING) ? vq_setup(vd, b->qidx_report, 0) : NULL;
+	b->hqvq = b->hrvq = NULL;
+	if (virtio_has(vd, FB_F_HOST_REQ)) {
+		b->hqvq = vq_setup(vd, b->qidx_hreq, 0);
+		b->hrvq = vq_setup(vd, b->qidx_hresp, 0);
+	}
+	if (!b->ivq || !b->dvq || (virtio_has(vd, VIRTIO_BALLOON_F_STATS_VQ) && !b->svq) ||
+	    (virtio_has(vd, VIRTIO_BALLOON_F_FREE_PAGE_HINT) && !b->fvq) ||
+	    (virtio_has(vd, VIRTIO_BALLOON_F_REPORTING) && !b->rvq) ||
+	    (virtio_has(vd, FB_F_HOST_REQ) && (!b->hqvq || !b->hrvq))) {
 		virtio_set_failed(vd);
 		return -3;
 	}
@@ -637,9 +889,14 @@ static int setup_device(struct balloon *b)
 		balloon_stats_default_values(b);
 		stats_post(b);	/* 5.5.5 2b: one buffer before DRIVER_OK ... */
 	}
+	if (b->hqvq && !(b->o.brk & BRK_NO_HOSTREQ_BUF))
+		for (u32 i = 0; i < HREQ_SLOTS; i++)
+			hreq_post(b, i);	/* FB-D9 */
 	virtio_driver_ok(vd);
 	if (b->svq)
 		vq_kick(b->svq);	/* ... and notify after it */
+	if (b->hqvq)
+		vq_kick(b->hqvq);
 	if (vd->msix || vd->intx)
 		irq_enable();
 	return 0;
@@ -648,6 +905,7 @@ static int setup_device(struct balloon *b)
 int balloon_init(struct balloon *b, const struct balloon_opts *o)
 {
 	u64 buf_pages;
+	int r;
 
 	memset(b, 0, sizeof(*b));
 	b->o = *o;
@@ -657,23 +915,30 @@ int balloon_init(struct balloon *b, const struct balloon_opts *o)
 	b->bitmap_words = (guest_pool.max_pfn + 63) / 64;
 	b->in_balloon = pages_alloc(npages(b->bitmap_words * 8));
 	b->stats_buf = page_alloc();
-	buf_pages = npages(b->enc->buf_bytes(o->batch));
-	for (u32 i = 0; i < BALLOON_MAX_INFLIGHT && i < o->inflight; i++) {
+	b->hreq_buf = page_alloc();
+	b->hresp_buf = page_alloc();
+	b->runs_cap = RUNS_CAP;
+	b->runs = pages_alloc(npages(RUNS_CAP * sizeof(struct fb_run)));
+	if (!b->in_balloon || !b->stats_buf || !b->hreq_buf || !b->hresp_buf || !b->runs)
+		return -4;
+	r = setup_device(b);	/* picks the format, so buffers come after it */
+	if (r)
+		return r;
+	buf_pages = npages(b->enc == &balloon_pfn_encoder ? b->o.batch * sizeof(u32) : b->o.buf_bytes);
+	for (u32 i = 0; i < BALLOON_MAX_INFLIGHT && i < b->o.inflight; i++) {
 		b->reqs[i].buf = pages_alloc(buf_pages);
 		b->reqs[i].buf_cap = buf_pages * PAGE_SIZE;
-		b->reqs[i].max_pages = o->batch;
+		b->reqs[i].max_pages = b->o.batch;
 		b->reqs[i].b = b;
 		if (!b->reqs[i].buf)
 			return -4;
 	}
-	if (!b->in_balloon || !b->stats_buf)
-		return -4;
-	return setup_device(b);
+	return 0;
 }
 
 void balloon_reset(struct balloon *b)
 {
-	struct virtqueue **qs[] = { &b->ivq, &b->dvq, &b->svq, &b->fvq, &b->rvq };
+	struct virtqueue **qs[] = { &b->ivq, &b->dvq, &b->svq, &b->fvq, &b->rvq, &b->hqvq, &b->hrvq };
 
 	virtio_reset(&b->vd);
 	/* requests in flight are void: their pages are the guest's again, uninitialised */
@@ -685,10 +950,10 @@ void balloon_reset(struct balloon *b)
 		if (r->inflate) {
 			b->nr_inflight -= r->pages;
 			r->keep = false;
-			b->enc->for_each(r, release_run, r);
+			r->enc->for_each(r, release_run, r);
 		} else {
 			/* the device keeps no per-page state over a reset: treat as deflated */
-			b->enc->for_each(r, deflate_done_run, r);
+			r->enc->for_each(r, deflate_done_run, r);
 		}
 		r->busy = false;
 	}

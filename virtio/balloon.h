@@ -11,6 +11,7 @@
 #include <linux/virtio_balloon.h>
 #include "virtio/virtio.h"
 #include "virtio/virtqueue.h"
+#include "virtio/fb_records.h"
 
 #define BALLOON_MAX_INFLIGHT 32
 #define BALLOON_DEFAULT_BATCH 256	/* PFNs per request, like Linux */
@@ -33,6 +34,12 @@ struct balloon_encoder {
 };
 
 extern const struct balloon_encoder balloon_pfn_encoder;
+/* fastballoon records (docs/protocol.md): BITMAP and RANGES */
+extern const struct balloon_encoder balloon_bitmap_encoder;
+extern const struct balloon_encoder balloon_ranges_encoder;
+
+/* guest arg proto=: which request format (auto: records when offered) */
+enum balloon_proto { PROTO_AUTO, PROTO_PFN, PROTO_BITMAP, PROTO_RANGES };
 
 struct balloon_req {
 	struct balloon *b;
@@ -45,7 +52,11 @@ struct balloon_req {
 	bool busy;
 	bool inflate;
 	bool keep;		/* deflate: pages go back to the caller, not the pool */
+	bool used;		/* taken back from the queue, completion not processed yet */
 	u64 submitted_ns;
+	const struct balloon_encoder *enc;	/* format of this request */
+	struct fb_writer w;	/* record encoders */
+	u64 skew;		/* break=wrong-pfn: pages named this far off */
 };
 
 /* Rules the driver can be told to break (guest arg break=NAME), to show the
@@ -63,6 +74,21 @@ enum balloon_break {
 	BRK_CONFIG_BE = 1 << 9,		/* read config fields as big-endian (5.5.4 legacy note) */
 	BRK_STALE_RINGS = 1 << 10,	/* after a reset, reuse the old rings without setting them up */
 	BRK_OOM = 1 << 11,		/* deflate on OOM without DEFLATE_ON_OOM (D1) */
+	BRK_QNUM_NEGOTIATED = 1 << 12,	/* queue indices from negotiated, not offered, features (FB-D2) */
+	BRK_PFN_IN_RECORDS = 1 << 13,	/* PFN arrays on inflateq although records were negotiated (FB-D4) */
+	BRK_NO_HOSTREQ_BUF = 1 << 14,	/* no buffer posted on host_req_vq (FB-D9) */
+	BRK_RANGES_NOT_NEG = 1 << 15,	/* RANGES records although only PAGE_BITMAP was negotiated (FB-D5) */
+};
+
+/* One balloon operation's stages, as the benchmark reads them (bench/README.md) */
+struct balloon_stage {
+	u64 pages;
+	u64 alloc_ns;		/* taking pages from the allocator (deflate: out of the balloon bitmap) */
+	u64 build_ns;		/* encoding requests and adding them to the ring */
+	u64 send_ns;		/* first notify to last used buffer */
+	u64 done_ns;		/* bookkeeping after the acks (deflate: pages back to the allocator) */
+	u64 reqs, records, rounds;
+	const char *proto;	/* format of the last request */
 };
 
 struct balloon_opts {
@@ -76,6 +102,10 @@ struct balloon_opts {
 	bool spec_queue_numbers;	/* statsq 2, free_page_vq 3, reporting_vq 4 regardless */
 	u32 poison_val;
 	u32 brk;
+	enum balloon_proto proto;
+	u64 buf_bytes;		/* record mode: bytes per request buffer */
+	u16 page_shift;		/* record mode: page_shift of records (aligned parts of runs) */
+	bool host_req;		/* accept HOST_REQ when offered (with records, FB-D1) */
 };
 
 struct balloon {
@@ -83,7 +113,16 @@ struct balloon {
 	struct balloon_opts o;
 	const struct balloon_encoder *enc;
 	struct virtqueue *ivq, *dvq, *svq, *fvq, *rvq;
-	int qidx_stats, qidx_fph, qidx_report;
+	struct virtqueue *hqvq, *hrvq;	/* host_req_vq, host_resp_vq (HOST_REQ) */
+	int qidx_stats, qidx_fph, qidx_report, qidx_hreq, qidx_hresp;
+	bool records;		/* record mode negotiated */
+	bool fast_offered;	/* any of bits 16-18 offered: 20-byte config */
+	u32 granule_shift;	/* discard_granule_shift (FB-V3/V4), 0 when not offered */
+	u8 *hreq_buf, *hresp_buf;
+	u64 host_reqs, host_answers;
+	struct fb_run *runs;	/* pages of the current round (two-phase inflate/deflate) */
+	u64 nruns, runs_cap;
+	struct balloon_stage st;	/* accumulated until the caller clears it */
 
 	struct balloon_req reqs[BALLOON_MAX_INFLIGHT];
 	u64 *in_balloon;	/* bitmap over guest_pool.max_pfn: page is in the balloon */
@@ -152,4 +191,11 @@ void balloon_stats_default_values(struct balloon *b);
 
 /* free page reporting of [pfn, pfn+n): one request, waits for the ack; -1 if no queue */
 int balloon_report(struct balloon *b, u64 pfn, u64 n);
+
+/* HOST_REQ: answer the requests the device sent, repost the buffers; returns requests seen */
+u64 balloon_host_poll(struct balloon *b);
+/* the name of the format requests use ("pfn", "bitmap", "ranges", "auto") */
+const char *balloon_proto_name(struct balloon *b);
+/* send one raw buffer (sg list) on vq and wait for it to be used; false on timeout */
+bool balloon_send_raw(struct balloon *b, struct virtqueue *vq, const struct vq_sg *sg, int n, u64 timeout_ms);
 #endif
