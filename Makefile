@@ -37,7 +37,7 @@ help:
 	@echo "make clean      remove build/ and logs/"
 
 deps:
-	$(Q)scripts/deps.sh
+	$(Q)scripts/deps.sh base qemu-build fuzz
 
 guest: $(BUILD)/esp.img
 
@@ -99,10 +99,15 @@ unit: $(UNIT_TESTS)
 
 # `make test`: every stage prints TAP; scripts/test-all.sh adds them up and
 # prints the closing "N passed, N failed" line.
-# Fragments add stages as ";name=command" to TEST_STAGES and prerequisites
-# to TEST_PREREQS (e.g. building QEMU).
-TEST_PREREQS ?=
-TEST_STAGES ?=
+# Stages are ";name=command" entries for scripts/test-all.sh; prerequisites
+# are built before any stage runs.
+TEST_PREREQS := qemu
+# the device's own tests, then the stock suite again on the patched device
+# (it must behave exactly like stock when the fast features are unused)
+TEST_STAGES := ;device-unit=$(MAKE) --no-print-directory test-device-unit
+TEST_STAGES := $(TEST_STAGES);device-fuzz=$(MAKE) --no-print-directory test-device-fuzz
+TEST_STAGES := $(TEST_STAGES);device-qtest=$(MAKE) --no-print-directory test-device-qtest
+TEST_STAGES := $(TEST_STAGES);stock-on-patched=QEMU=build/qemu/qemu-system-x86_64 tests/run -g stock
 test: deps
 	$(Q)$(MAKE) --no-print-directory guest unit $(TEST_PREREQS)
 	$(Q)EXTRA_STAGES='$(TEST_STAGES)' scripts/test-all.sh

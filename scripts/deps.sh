@@ -7,7 +7,11 @@ set -euo pipefail
 declare -A SETS=(
 	[base]="gcc make binutils libc6-dev gnu-efi mtools ovmf qemu-system-x86 python3 linux-libc-dev"
 	# building QEMU 7.2 from Debian's source package (see qemu-device/)
-	[qemu-build]="dpkg-dev pkg-config ninja-build meson libglib2.0-dev libpixman-1-dev libfdt-dev zlib1g-dev libslirp-dev flex bison python3-venv qemu-system-data seabios ipxe-qemu clang libclang-rt-14-dev"
+	# configure+ninja, glib/pixman, fdt, slirp, and the run-time firmware
+	# the dfsg tarball lacks (qemu-system-data, seabios, ipxe-qemu)
+	[qemu-build]="dpkg-dev gcc make git pkg-config meson ninja-build python3 flex bison bzip2 libglib2.0-dev libpixman-1-dev libfdt-dev zlib1g-dev libslirp-dev qemu-system-data seabios ipxe-qemu"
+	# libFuzzer for the device's parser
+	[fuzz]="clang-14 libclang-rt-14-dev"
 	[bench]="python3-matplotlib busybox-static cpio"
 )
 
