@@ -8,6 +8,7 @@ set -eu
 DEST=${1:-build/qemu-src}
 SRC_LIST=/etc/apt/sources.list.d/fastballoon-src.sources
 SYS_LIST=/etc/apt/sources.list.d/debian.sources
+SRC_LIST_ONELINE=/etc/apt/sources.list.d/fastballoon-src.list
 say() { echo "fetch-qemu-source: $*" >&2; }
 die() { say "error: $*"; exit 1; }
 
@@ -26,12 +27,20 @@ if [ -n "$existing" ] && [ -f "$existing/VERSION" ]; then
     exit 0
 fi
 
-if ! grep -rqs '^Types:.*deb-src' /etc/apt/sources.list.d/ && \
+if ! grep -rqs -e '^Types:.*deb-src' -e '^deb-src' /etc/apt/sources.list.d/ && \
    ! grep -qs '^deb-src' /etc/apt/sources.list; then
     need_root "adding a deb-src entry"
-    [ -f "$SYS_LIST" ] || die "$SYS_LIST not found; add a deb-src entry for your suites by hand"
-    say "adding deb-src entries to $SRC_LIST (same suites as $SYS_LIST)"
-    sed 's/^Types:.*/Types: deb-src/' "$SYS_LIST" > "$SRC_LIST"
+    if [ -f "$SYS_LIST" ]; then
+        # deb822 format (cloud images): same entries, Types: deb-src
+        say "adding deb-src entries to $SRC_LIST (same suites as $SYS_LIST)"
+        sed 's/^Types:.*/Types: deb-src/' "$SYS_LIST" > "$SRC_LIST"
+    elif grep -qs '^deb ' /etc/apt/sources.list; then
+        # one-line format (the installer's): mirror each deb line
+        say "adding deb-src lines to $SRC_LIST_ONELINE (same suites as /etc/apt/sources.list)"
+        sed -n 's/^deb /deb-src /p' /etc/apt/sources.list > "$SRC_LIST_ONELINE"
+    else
+        die "no Debian 'deb' entries found in $SYS_LIST or /etc/apt/sources.list; add a deb-src entry for your suites by hand"
+    fi
     apt-get update >&2 || die "apt-get update failed"
 fi
 
