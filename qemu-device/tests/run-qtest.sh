@@ -1,7 +1,8 @@
 #!/bin/sh
 # TAP for the patched QEMU: the new properties are listed, the binary boots
 # (q35, TCG, OVMF) with QMP answering and fast-stats readable, and the
-# qtest in the QEMU tree (virtio-balloon-fast-test.c) passes.
+# qtests in the QEMU tree (virtio-balloon-fast-test.c,
+# virtio-balloon-hostreq-test.c) pass.
 # Usage: run-qtest.sh BUILD_DIR_OF_QEMU
 set -u
 OUT=${1:?usage: run-qtest.sh build/qemu}
@@ -18,7 +19,7 @@ not ok $n - $2"; failed=$((failed + 1)); fi
 }
 
 help=$("$QEMU" -device virtio-balloon-pci,help 2>&1)
-for p in page-bitmap page-ranges host-req; do
+for p in page-bitmap page-ranges host-req free-page-bitmap; do
     if echo "$help" | grep -q "^  $p=<bool> .*default: false"; then
         res OK "-device virtio-balloon-pci,help lists $p (off by default)"
     else
@@ -31,10 +32,12 @@ if [ -r "$OVMF" ]; then
     smoke=$( (echo '{"execute":"qmp_capabilities"}'; sleep 3
               echo '{"execute":"query-status"}'
               echo '{"execute":"qom-get","arguments":{"path":"/machine/peripheral/b0/virtio-backend","property":"fast-stats"}}'
+              echo '{"execute":"qom-get","arguments":{"path":"/machine/peripheral/b0/virtio-backend","property":"host-req-stats"}}'
+              echo '{"execute":"qom-get","arguments":{"path":"/machine/peripheral/b0/virtio-backend","property":"drop-cache-result"}}'
               echo '{"execute":"quit"}') |
              timeout 30 "$QEMU" -machine q35 -accel tcg -display none -nodefaults \
                  -drive if=pflash,format=raw,readonly=on,file="$OVMF" \
-                 -device virtio-balloon-pci,id=b0,page-bitmap=on,page-ranges=on,host-req=on \
+                 -device virtio-balloon-pci,id=b0,page-bitmap=on,page-ranges=on,host-req=on,free-page-bitmap=on \
                  -qmp stdio 2>&1)
     if echo "$smoke" | grep -q '"status": "running"'; then
         res OK "patched QEMU boots OVMF under TCG and QMP reports running"
@@ -46,6 +49,12 @@ if [ -r "$OVMF" ]; then
         res OK "qom-get fast-stats answers on a fresh device"
     else
         res FAIL "qom-get fast-stats answers on a fresh device"
+    fi
+    if echo "$smoke" | grep -q '"hinted-pages": 0' &&
+       echo "$smoke" | grep -q '"state": "idle"'; then
+        res OK "qom-get host-req-stats and drop-cache-result answer on a fresh device"
+    else
+        res FAIL "qom-get host-req-stats and drop-cache-result answer on a fresh device"
     fi
 else
     n=$((n + 1)); lines="$lines
@@ -69,6 +78,8 @@ if [ $rc -ne 0 ]; then
     echo "$qos" | grep -E 'ERROR|Bail' | sed 's/^/# /'
 elif ! echo "$qos" | grep -q 'fast-bad-records'; then
     res FAIL "qos-test ran the virtio-balloon fast tests"
+elif ! echo "$qos" | grep -q 'hostreq-free-pages'; then
+    res FAIL "qos-test ran the virtio-balloon host request tests"
 fi
 
 echo "1..$n"
