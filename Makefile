@@ -102,18 +102,21 @@ unit: $(UNIT_TESTS)
 # Stages are ";name=command" entries for scripts/test-all.sh; prerequisites
 # are built before any stage runs.
 TEST_PREREQS := qemu
+TEST_STAGES := $(foreach t,$(UNIT_TESTS),;unit-$(patsubst test-%,%,$(notdir $(t)))=$(t))
+TEST_STAGES += ;runner=tests/runner-selftest.sh;guest=tests/run
 # the device's own tests, then the stock suite again on the patched device
 # (it must behave exactly like stock when the fast features are unused)
-TEST_STAGES := ;device-unit=$(MAKE) --no-print-directory test-device-unit
-TEST_STAGES := $(TEST_STAGES);device-fuzz=$(MAKE) --no-print-directory test-device-fuzz
-TEST_STAGES := $(TEST_STAGES);device-qtest=$(MAKE) --no-print-directory test-device-qtest
-TEST_STAGES := $(TEST_STAGES);stock-on-patched=QEMU=build/qemu/qemu-system-x86_64 tests/run -g stock
+TEST_STAGES += ;device-unit=$(MAKE) --no-print-directory test-device-unit
+TEST_STAGES += ;device-fuzz=$(MAKE) --no-print-directory test-device-fuzz
+TEST_STAGES += ;device-qtest=$(MAKE) --no-print-directory test-device-qtest
+TEST_STAGES += ;stock-on-patched=QEMU=build/qemu/qemu-system-x86_64 tests/run -g stock
 test: deps
 	$(Q)$(MAKE) --no-print-directory guest unit $(TEST_PREREQS)
-	$(Q)EXTRA_STAGES='$(TEST_STAGES)' scripts/test-all.sh
+	$(Q)STAGES='$(strip $(TEST_STAGES))' scripts/test-all.sh
 
 clean:
 	rm -rf $(BUILD) logs
 
+-include virtio/virtio.mk
 -include qemu-device/qemu.mk
 -include bench/bench.mk

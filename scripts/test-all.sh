@@ -6,20 +6,18 @@
 # without a failing line gets one. The last line is
 # "N passed, N failed[, N skipped]"; the exit status is 1 on any failure.
 # usage: scripts/test-all.sh [-l] [STAGE...]   (default: every stage)
-# More stages come from EXTRA_STAGES="name=command;name=command" (make sets it).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-STAGES_ALL=(
-	"unit-pages=build/unit/test-pages"
-	"unit-args=build/unit/test-args"
-	"runner=tests/runner-selftest.sh"
-	"guest=tests/run"
-)
-IFS=';' read -r -a extra <<< "${EXTRA_STAGES:-}"
-for e in "${extra[@]}"; do
-	[ -n "$e" ] && STAGES_ALL+=("$e")
-done
+# STAGES="name=command;name=command" (make sets it) replaces the default list
+if [ -n "${STAGES:-}" ]; then
+	IFS=';' read -r -a STAGES_ALL <<< "$STAGES"
+else
+	STAGES_ALL=("runner=tests/runner-selftest.sh" "guest=tests/run")
+fi
+tmp=()
+for e in "${STAGES_ALL[@]}"; do [ -n "$e" ] && tmp+=("$e"); done
+STAGES_ALL=("${tmp[@]}")
 
 if [ "${1:-}" = -l ]; then
 	printf '%s\n' "${STAGES_ALL[@]}"
