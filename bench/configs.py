@@ -33,6 +33,7 @@ class Config:
     qemu_args: list = field(default_factory=list)
     kernel_args: str = ""  # linux guest: appended to the kernel command line
     sweeps: list = field(default_factory=list)  # empty: every sweep of the matrix
+    max_reps: int = 0      # caps the matrix's repetitions (0: no cap)
     unavailable: str = ""  # reason, empty when it can run
 
 
@@ -72,7 +73,7 @@ def load(path=os.path.join(ROOT, "bench/configs.cfg"), only=None):
                         (("translate_ns", "translate-ns"), ("discard_ns", "discard-ns"),
                          ("discard_calls", "discard-calls"))},
             qemu_args=shlex.split(s.get("qemu_args", "")), kernel_args=s.get("kernel_args", ""),
-            sweeps=s.get("sweeps", "").split())
+            sweeps=s.get("sweeps", "").split(), max_reps=s.getint("max_reps", 0))
         if "," in c.guest_args:
             raise SystemExit(f"bench: {path} [{name}]: guest_args must not contain commas")
         out.append(c)

@@ -109,6 +109,10 @@ class Plan(unittest.TestCase):
         frag = [p for p in pts if p["sweep"] == "frag"]
         self.assertEqual([(p["c"].name, p["fragmentation"]) for p in frag], [("ours", "2m")])  # no every-other in ours
         self.assertEqual(len(run.plan(m, [lin], 5)), 2 * 5)
+        capped = cfg("capped", sweeps=["seed"])
+        capped.max_reps = 1
+        self.assertEqual(len(run.plan(m, [capped], 0)), 2)           # rep 2 dropped
+        self.assertEqual(len(run.plan(m, [capped], 2)), 4)           # --reps wins over the cap
 
     def test_matrices_load(self):
         for name in ("quick", "default"):
