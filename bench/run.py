@@ -90,7 +90,7 @@ def plan(matrix, cfgs, reps_override):
 
 class ETA:
     """Time left from the points done so far: same configuration and point shape when
-    seen, else the configuration's mean, else a first guess scaled by guest and
+    seen, else the closest shape seen, else a first guess scaled by guest and
     balloon size (TCG here: Linux ~1.6 s/GiB for inflate plus deflate)."""
 
     def __init__(self):
@@ -107,9 +107,12 @@ class ETA:
         k = self.key(p)
         if k in self.done:
             return statistics.mean(self.done[k])
-        same = [v for kk, vs in self.done.items() if kk[0] == k[0] for v in vs]
-        if same:
-            return statistics.mean(same)
+        # the closest shape seen: same configuration, scenario and guest size; then
+        # configuration and scenario (touched points cost several idle ones)
+        for n in (3, 2):
+            same = [v for kk, vs in self.done.items() if kk[:n] == k[:n] for v in vs]
+            if same:
+                return statistics.mean(same)
         per_gib = 1.6 if p["c"].guest == "linux" else 0.3     # inflate + deflate, TCG
         g = 5 + p["mem_mib"] / 1024 * 0.3 + p["balloon_mib"] / 1024 * per_gib
         if p["scenario"] == "touched":   # first touch of host memory: ~4.5 s/GiB here
