@@ -8,7 +8,7 @@ COLUMNS = ["config", "guest", "device", "protocol", "scenario", "fragmentation",
            "discard_ms", "discard_calls", "floor_ms", "accel"]
 KEY = ["config", "scenario", "fragmentation", "mem_mib", "balloon_mib", "rep"]
 EXTRA = KEY + ["sweep", "ready_ms", "touched_mib", "touch_guest_ms", "inflate_polls",
-               "deflate_polls", "guest_ops", "send_includes_host", "floor_mode",
+               "deflate_polls", "guest_ops", "guest_reqs", "guest_records", "guest_total_ms", "send_includes_host", "floor_mode",
                "qemu_cpu_inflate_ms", "qemu_cpu_deflate_ms", "rss_before_mib", "rss_inflated_mib",
                "rss_deflated_mib", "thp_before_mib", "error"]
 

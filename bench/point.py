@@ -86,7 +86,7 @@ def guest_stages(vm, start, op, pages, wait_s):
     if not ops:
         return {}
     tot = {"ops": len(ops), "pages": got}
-    for f in ("alloc_ns", "build_ns", "send_ns", "reqs"):
+    for f in ("alloc_ns", "build_ns", "send_ns", "reqs", "records", "total_ns"):
         vals = [int(o[f]) for o in ops if f in o]
         if len(vals) == len(ops):
             tot[f] = sum(vals)
@@ -135,6 +135,10 @@ def run(c, accel, mem_mib, balloon_mib, scenario, frag, logdir, tag, seed=1):
                 res["send_includes_host"] = 1
             res["send_ms"] = send
         res["guest_ops"] = g.get("ops", "")
+        res["guest_reqs"] = g.get("reqs", "")
+        res["guest_records"] = g.get("records", "")
+        if "total_ns" in g:   # the guest's whole handling; end to end minus it = notification latency
+            res["guest_total_ms"] = g["total_ns"] / 1e6
 
         time.sleep(SETTLE_S / 4)
         cpu1b = vm.cpu_ms()
