@@ -33,6 +33,8 @@ static const struct { const char *name; u32 bit; } break_names[] = {
 	{ "pfn-in-records", BRK_PFN_IN_RECORDS },
 	{ "no-hostreq-buf", BRK_NO_HOSTREQ_BUF },
 	{ "ranges-not-negotiated", BRK_RANGES_NOT_NEG },
+	{ "hint-used", BRK_HINT_USED },
+	{ "no-done", BRK_NO_DONE },
 };
 
 u32 balloon_parse_break(const char *s)
@@ -71,6 +73,7 @@ void balloon_opts_default(struct balloon_opts *o)
 	o->buf_bytes = 1 << 20;
 	o->page_shift = 12;
 	o->host_req = true;
+	o->hreq_bufs = 4;
 }
 
 /*
@@ -110,6 +113,7 @@ void balloon_opts_from_args(struct balloon_opts *o)
 	if (o->page_shift < 12 || o->page_shift > 30)
 		panic("shift=%u: expected 12..30", o->page_shift);
 	o->host_req = arg_bool("hostreq", o->host_req);
+	o->hreq_bufs = arg_u64("hreq_bufs", o->hreq_bufs);
 	if (o->proto != PROTO_PFN)
 		o->features |= (o->proto != PROTO_RANGES ? 1ull << FB_F_PAGE_BITMAP : 0) |
 			       (o->proto != PROTO_BITMAP ? 1ull << FB_F_PAGE_RANGES : 0);
@@ -726,8 +730,10 @@ int balloon_report(struct balloon *b, u64 pfn, u64 n)
 
 /* ---- host requests (FB-D9..D12) ---- */
 
-#define HREQ_SLOTS 4
+#define HREQ_SLOTS_MAX 16
 #define HREQ_SLOT_BYTES 64	/* >= 24 (FB-D9) */
+#define FP_BUF_BYTES (64u << 10)	/* one FREE_PAGES answer buffer: 512K pages of bitmap */
+#define FP_CHUNK_WORDS 512	/* bitmap words per BITMAP record at most (128 MiB of pages) */
 
 static void hreq_post(struct balloon *b, u32 i)
 {
@@ -737,6 +743,11 @@ static void hreq_post(struct balloon *b, u32 i)
 	memset(slot, 0, HREQ_SLOT_BYTES);
 	if (vq_add(b->hqvq, &sg, 1, slot))
 		panic("balloon: host_req_vq full");
+}
+
+u32 balloon_hreq_posted(struct balloon *b)
+{
+	return b->hqvq ? b->hqvq->num - b->hqvq->num_free : 0;
 }
 
 bool balloon_send_raw(struct balloon *b, struct virtqueue *vq, const struct vq_sg *sg, int n, u64 timeout_ms)
@@ -754,31 +765,475 @@ bool balloon_send_raw(struct balloon *b, struct virtqueue *vq, const struct vq_s
 	return vq_get_used(vq, &len) == &cookie;
 }
 
+/* take every used host_req_vq buffer: copy the request, post the buffer again (FB-D9) */
+static void hreq_collect(struct balloon *b)
+{
+	u8 *slot;
+	u32 len;
+	bool any = false;
+
+	if (!b->hqvq)
+		return;
+	while ((slot = vq_get_used(b->hqvq, &len))) {
+		any = true;
+		b->host_reqs++;
+		if (len >= FB_HOST_REQ_SIZE) {
+			struct fb_host_req r;
+
+			memcpy(&r, slot, sizeof(r));
+			if (b->id_n < BALLOON_ID_LOG) {
+				b->id_log[b->id_n] = r.id;
+				b->id_cmd[b->id_n++] = r.cmd;
+			}
+			if (b->hq_n == ARRAY_SIZE(b->hq_fifo))
+				panic("balloon: more than %u host requests waiting", (unsigned)ARRAY_SIZE(b->hq_fifo));
+			b->hq_fifo[b->hq_n++] = r;
+		}
+		hreq_post(b, (slot - b->hreq_buf) / HREQ_SLOT_BYTES);
+	}
+	if (any)
+		vq_kick(b->hqvq);
+}
+
+/* remove and return true if a CANCEL for id waits in the fifo */
+static bool hreq_take_cancel(struct balloon *b, u64 id)
+{
+	for (u32 i = 0; i < b->hq_n; i++)
+		if (b->hq_fifo[i].cmd == FB_CMD_CANCEL && b->hq_fifo[i].param == id &&
+		    !b->hq_fifo[i].reserved0 && !b->hq_fifo[i].reserved1) {
+			memmove(&b->hq_fifo[i], &b->hq_fifo[i + 1], (b->hq_n - i - 1) * sizeof(b->hq_fifo[0]));
+			b->hq_n--;
+			return true;
+		}
+	return false;
+}
+
+static u64 put_rec(void *out, u16 type, u16 flags, u64 id, u64 start, u64 len)
+{
+	struct fb_hdr *h = out;
+
+	memset(h, 0, sizeof(*h));
+	h->type = type;
+	h->page_shift = 12;
+	h->flags = flags;
+	h->req_id = id;
+	h->start_pfn = start;
+	h->len = len;
+	return sizeof(*h) + len;
+}
+
+static void resp_send(struct balloon *b, const void *buf, u64 len)
+{
+	struct vq_sg sg = { virt_to_phys(buf), (u32)len, false };
+
+	if (!balloon_send_raw(b, b->hrvq, &sg, 1, WAIT_MS))
+		panic("balloon: host_resp_vq: answer not used after %u ms", WAIT_MS);
+	b->host_answers++;
+}
+
+/* one record alone in hresp_buf (STATUS or an empty page record) */
+static void resp_one(struct balloon *b, u16 type, u16 flags, u64 id, bool status, u64 value)
+{
+	u64 n = put_rec(b->hresp_buf, type, flags, id, 0, status ? 8 : 0);
+
+	if (status)
+		*(u64 *)(b->hresp_buf + sizeof(struct fb_hdr)) = value;
+	resp_send(b, b->hresp_buf, n);
+}
+
+struct fp_ans {
+	struct balloon *b;
+	u64 id;
+	u64 len;		/* bytes in fp_buf */
+	bool cancelled;
+	struct fb_writer w;	/* RANGES */
+};
+
+/* send the buffer so far; between buffers, look for a CANCEL of this answer */
+static void fp_flush(struct fp_ans *a)
+{
+	struct balloon *b = a->b;
+
+	if (a->w.buf) {
+		a->len = a->w.len;
+		b->hs.records += a->w.records;
+	}
+	if (a->len) {
+		resp_send(b, b->fp_buf, a->len);
+		b->hs.buffers++;
+	}
+	a->len = 0;
+	if (a->w.buf)
+		fb_writer_init(&a->w, b->fp_buf, b->fp_buf_cap);
+	hreq_collect(b);
+	if (!a->cancelled && !(b->o.brk & BRK_NO_DONE) && hreq_take_cancel(b, a->id)) {
+		a->cancelled = true;
+		b->hs.cancels++;
+		b->hs.cut_short++;
+	}
+}
+
+/* name [pfn, pfn+n) in the answer (RANGES, or BITMAP for the break=hint-used range) */
+static void fp_add_run(struct fp_ans *a, u64 pfn, u64 n)
+{
+	struct balloon *b = a->b;
+
+	a->b->hs.pages += n;
+	if (a->w.buf) {
+		while (n && !a->cancelled) {
+			u64 t = fb_add_ranges(&a->w, pfn, n, 12);
+
+			pfn += t;
+			n -= t;
+			if (n)
+				fp_flush(a);
+		}
+		return;
+	}
+	while (n && !a->cancelled) {
+		u64 words = MIN((n + 63) / 64, (u64)FP_CHUNK_WORDS), bits = MIN(n, words * 64);
+		u64 need = sizeof(struct fb_hdr) + words * 8;
+		u64 *p;
+
+		if (a->len + need > b->fp_buf_cap)
+			fp_flush(a);
+		p = (u64 *)(b->fp_buf + a->len + put_rec(b->fp_buf + a->len, FB_REC_BITMAP, 0, a->id, pfn, words * 8) -
+			    words * 8);
+		memset(p, 0, words * 8);
+		for (u64 i = 0; i < bits; i++)
+			p[i / 64] |= 1ull << (i & 63);
+		a->len += need;
+		b->hs.records++;
+		pfn += bits;
+		n -= bits;
+	}
+}
+
+/*
+ * FREE_PAGES: the pool's free bitmap is the answer. BITMAP records copy it a
+ * 64-bit word at a time (a set bit is a free page, as in the pool), one
+ * record per chunk of up to FP_CHUNK_WORDS words that has a free page, from
+ * its first to its last non-zero word; RANGES records walk it run by run.
+ * The pages stay in the pool: whoever takes one later writes it before
+ * reading it (page_alloc zeroes, the cache and data sets fill), so naming
+ * them is allowed (FB-D11), and the dirty log brings writes back.
+ */
+static void answer_free_pages(struct balloon *b, u64 id)
+{
+	struct fp_ans a = { .b = b, .id = id };
+	const u64 *bm = guest_pool.bitmap;
+	u64 words = (guest_pool.max_pfn + 63) / 64, t0 = now_ns();
+	bool bitmap = virtio_has(&b->vd, FB_F_PAGE_BITMAP);
+
+	b->hs.requests++;
+	if (!bitmap)
+		fb_writer_init(&a.w, b->fp_buf, b->fp_buf_cap);
+	for (u64 c = 0; c < words && !a.cancelled; c += FP_CHUNK_WORDS) {
+		u64 end = MIN(c + FP_CHUNK_WORDS, words), first = end, last = 0;
+
+		for (u64 w = c; w < end; w++)
+			if (bm[w]) {
+				if (first == end)
+					first = w;
+				last = w;
+			}
+		if (first == end)
+			continue;
+		if (bitmap) {
+			u64 nw = last - first + 1, need = sizeof(struct fb_hdr) + nw * 8;
+
+			if (a.len + need > b->fp_buf_cap)
+				fp_flush(&a);
+			if (a.cancelled)
+				break;
+			a.len += put_rec(b->fp_buf + a.len, FB_REC_BITMAP, 0, id, first * 64, nw * 8) - nw * 8;
+			memcpy(b->fp_buf + a.len, &bm[first], nw * 8);
+			a.len += nw * 8;
+			b->hs.records++;
+			for (u64 w = first; w <= last; w++)
+				b->hs.pages += __builtin_popcountll(bm[w]);
+		} else {
+			for (u64 w = first; w <= last && !a.cancelled; w++) {
+				u64 x = bm[w];
+
+				while (x && !a.cancelled) {
+					u64 bit = __builtin_ctzll(x), len = ~(x >> bit) ? (u64)__builtin_ctzll(~(x >> bit)) : 64 - bit;
+
+					fp_add_run(&a, w * 64 + bit, len);
+					x = len + bit >= 64 ? 0 : x & ~(((1ull << len) - 1) << bit);
+				}
+			}
+		}
+	}
+	if ((b->o.brk & BRK_HINT_USED) && b->brk_n && !a.cancelled)
+		fp_add_run(&a, b->brk_pfn, b->brk_n);	/* the rule broken on purpose: pages in use */
+	if (b->fp_hold || (b->o.brk & BRK_NO_DONE)) {
+		fp_flush(&a);
+		if (b->fp_hold && !a.cancelled)
+			b->fp_hold_id = id;	/* DONE when its CANCEL comes (FB-V15 probe) */
+		else if (b->fp_hold)
+			goto done_rec;
+		b->hs.ns += now_ns() - t0;
+		return;
+	}
+done_rec:
+	/* the last record: DONE, naming nothing (FB-D10) */
+	if (a.w.buf) {
+		a.len = a.w.len;
+		b->hs.records += a.w.records;
+		a.w.buf = NULL;
+	}
+	if (a.len + sizeof(struct fb_hdr) > b->fp_buf_cap)
+		fp_flush(&a);
+	a.len += put_rec(b->fp_buf + a.len, bitmap ? FB_REC_BITMAP : FB_REC_RANGES, FB_FLAG_DONE, id, 0, 0);
+	b->hs.records++;
+	resp_send(b, b->fp_buf, a.len);
+	b->hs.buffers++;
+	b->hs.done++;
+	b->hs.ns += now_ns() - t0;
+}
+
+/*
+ * fp_hold: the answer's CANCEL came. Probe the device's handling of ended
+ * ids: a record for the cancelled id (stale-records +1), its DONE (stale,
+ * it finishes the request), then one more record for the now finished id
+ * (bad-records +1, FB-V15 row 6).
+ */
+static void hold_cancelled(struct balloon *b, u64 id)
+{
+	u16 t = virtio_has(&b->vd, FB_F_PAGE_BITMAP) ? FB_REC_BITMAP : FB_REC_RANGES;
+
+	resp_one(b, t, 0, id, false, 0);
+	resp_one(b, t, FB_FLAG_DONE, id, false, 0);
+	resp_one(b, t, 0, id, false, 0);
+	b->hs.stale_sent += 3;
+	b->hs.done++;
+	b->hs.cut_short++;
+	b->fp_hold_id = 0;
+}
+
 u64 balloon_host_poll(struct balloon *b)
 {
 	u64 seen = 0;
-	u8 *slot;
-	u32 len;
-	u16 type = virtio_has(&b->vd, FB_F_PAGE_BITMAP) ? FB_REC_BITMAP : FB_REC_RANGES;
+	u16 type;
 
 	if (!b->hqvq)
 		return 0;
-	while ((slot = vq_get_used(b->hqvq, &len))) {
-		u64 alen = fb_answer_host_req(slot, len, type, b->hresp_buf, PAGE_SIZE);
+	type = virtio_has(&b->vd, FB_F_PAGE_BITMAP) ? FB_REC_BITMAP : FB_REC_RANGES;
+	hreq_collect(b);
+	while (b->hq_n) {
+		struct fb_host_req r = b->hq_fifo[0];
 
+		memmove(&b->hq_fifo[0], &b->hq_fifo[1], (b->hq_n - 1) * sizeof(r));
+		b->hq_n--;
 		seen++;
-		b->host_reqs++;
-		if (alen) {
-			struct vq_sg sg = { virt_to_phys(b->hresp_buf), alen, false };
+		if (!r.id || r.reserved0 || r.reserved1 ||
+		    (r.cmd != FB_CMD_DROP_CACHE && r.cmd != FB_CMD_FREE_PAGES && r.cmd != FB_CMD_CANCEL)) {
+			u64 n = fb_answer_host_req(&r, sizeof(r), type, b->hresp_buf, PAGE_SIZE);	/* FB-D12 */
 
-			if (!balloon_send_raw(b, b->hrvq, &sg, 1, WAIT_MS))
-				panic("balloon: host_resp_vq: answer not used after %u ms", WAIT_MS);
-			b->host_answers++;
+			if (n)
+				resp_send(b, b->hresp_buf, n);
+			continue;
 		}
-		hreq_post(b, (slot - b->hreq_buf) / HREQ_SLOT_BYTES);	/* FB-D9: post it again */
-		vq_kick(b->hqvq);
+		switch (r.cmd) {
+		case FB_CMD_CANCEL:
+			if (b->fp_hold_id && r.param == b->fp_hold_id) {
+				b->hs.cancels++;
+				hold_cancelled(b, r.param);
+			} else {
+				b->hs.cancels_ignored++;	/* its answer had ended: nothing to stop */
+			}
+			break;
+		case FB_CMD_DROP_CACHE:
+			if (r.param < 1 || r.param > 3) {
+				resp_one(b, FB_REC_STATUS, FB_FLAG_DONE, r.id, true, ~0ull);	/* not a kind we know */
+				break;
+			}
+			{
+				u64 freed = b->drop_cache ? b->drop_cache((u32)r.param, b->drop_ctx) : 0;
+
+				b->drop_reqs++;
+				b->drop_pages += freed;
+				resp_one(b, FB_REC_STATUS, FB_FLAG_DONE, r.id, true, freed);
+			}
+			break;
+		case FB_CMD_FREE_PAGES:
+			if (b->fp_hold_id)	/* a new round before the old one's CANCEL: end the old one */
+				hold_cancelled(b, b->fp_hold_id);
+			answer_free_pages(b, r.id);
+			break;
+		}
 	}
 	return seen;
+}
+
+/* ---- upstream FREE_PAGE_HINT (virtio 1.2 5.5.6.x; QEMU's free_page_vq) ---- */
+
+#define FPH_CMD_ID_STOP 0
+#define FPH_CMD_ID_DONE 1
+#define FPH_CMD_ID_MIN 0x80000000u
+#define FPH_SG 16			/* in-buffers per descriptor chain */
+#define FPH_SG_MAX (1u << 30)		/* bytes per in-buffer entry */
+
+static void fph_reap(struct balloon *b)
+{
+	u32 len;
+
+	while (vq_get_used(b->fvq, &len))
+		;
+}
+
+static void fph_add(struct balloon *b, const struct vq_sg *sg, int n)
+{
+	while (vq_add(b->fvq, sg, n, b)) {
+		vq_kick(b->fvq);
+		if (!vq_wait(b->fvq, WAIT_MS))
+			panic("balloon: free_page_vq: no used buffer after %u ms", WAIT_MS);
+		fph_reap(b);
+	}
+}
+
+static void fph_send_id(struct balloon *b, u32 id)
+{
+	/* a ring of 4-byte slots: an id buffer may still be in the queue */
+	static u32 next;
+	u32 *p = &b->fph_idbuf[next++ % (PAGE_SIZE / 4)];
+	struct vq_sg sg = { virt_to_phys(p), 4, false };
+
+	*p = id;	/* le32 */
+	fph_add(b, &sg, 1);
+	vq_kick(b->fvq);
+}
+
+/* has the device asked us to stop (config changed to STOP/DONE or another id)? */
+static bool fph_stopped(struct balloon *b, u32 id)
+{
+	if (b->vd.config_changes == b->fph_cfg_seen)
+		return false;
+	return virtio_cread32(&b->vd, CFG_CMD_ID) != id;
+}
+
+struct fph_ctx {
+	struct balloon *b;
+	u32 id;
+	struct vq_sg sg[FPH_SG];
+	int n;
+	bool stopped;
+};
+
+static void fph_flush(struct fph_ctx *c)
+{
+	if (!c->n)
+		return;
+	fph_add(c->b, c->sg, c->n);
+	c->b->fs.buffers++;
+	c->n = 0;
+	vq_kick(c->b->fvq);
+	fph_reap(c->b);
+	if (fph_stopped(c->b, c->id))
+		c->stopped = true;
+}
+
+static void fph_run(struct fph_ctx *c, u64 pfn, u64 n)
+{
+	while (n && !c->stopped) {
+		u64 take = MIN(n, (u64)FPH_SG_MAX >> PAGE_SHIFT);
+
+		c->sg[c->n].addr = pfn << PAGE_SHIFT;
+		c->sg[c->n].len = take << PAGE_SHIFT;
+		c->sg[c->n].write = true;
+		c->n++;
+		c->b->fs.records++;
+		c->b->fs.pages += take;
+		pfn += take;
+		n -= take;
+		if (c->n == FPH_SG)
+			fph_flush(c);
+	}
+}
+
+/*
+ * One hinting round for cmd id 'id': the id as an out-buffer, the free runs
+ * of the pool as in-buffers (device-writable, their contents undefined to us
+ * until DONE; we never read a free page before writing it, D8), then STOP.
+ */
+static void fph_hint(struct balloon *b, u32 id)
+{
+	struct fph_ctx c = { .b = b, .id = id };
+	const u64 *bm = guest_pool.bitmap;
+	u64 words = (guest_pool.max_pfn + 63) / 64, t0 = now_ns();
+
+	b->fs.requests++;
+	if (b->fph_stale_probe && b->fph_last_id) {
+		/* V2: a stale id, then pages in use: the device must ignore both */
+		struct fph_ctx s = { .b = b, .id = id };
+
+		fph_send_id(b, b->fph_last_id);
+		fph_run(&s, b->brk_pfn, b->brk_n);
+		fph_flush(&s);
+		b->fs.stale_sent++;
+		b->fs.pages -= b->brk_n;
+	}
+	b->fph_last_id = id;
+	fph_send_id(b, id);
+	for (u64 w = 0; w < words && !c.stopped; w++) {
+		u64 x = bm[w];
+
+		while (x && !c.stopped) {
+			u64 bit = __builtin_ctzll(x), len, pfn = w * 64 + bit;
+
+			len = ~(x >> bit) ? (u64)__builtin_ctzll(~(x >> bit)) : 64 - bit;
+			if (bit + len == 64)	/* the run goes on through following full words */
+				while (w + 1 < words && bm[w + 1] == ~0ull) {
+					w++;
+					len += 64;
+				}
+			fph_run(&c, pfn, len);
+			if (bit + len >= 64 || (pfn + len) / 64 != w)
+				x = 0;
+			else
+				x &= ~(((1ull << len) - 1) << bit);
+		}
+	}
+	if ((b->o.brk & BRK_HINT_USED) && b->brk_n && !c.stopped)
+		fph_run(&c, b->brk_pfn, b->brk_n);	/* the rule broken on purpose */
+	fph_flush(&c);
+	if (c.stopped)
+		b->fs.cut_short++;
+	fph_send_id(b, FPH_CMD_ID_STOP);	/* the end of our hints, like Linux */
+	b->fs.done++;
+	b->fs.ns += now_ns() - t0;
+}
+
+bool balloon_fph_poll(struct balloon *b)
+{
+	u32 id;
+
+	if (!b->fvq)
+		return false;
+	fph_reap(b);
+	/* a change shows as a config interrupt; the id is also polled (a new one is never
+	 * 0 or 1, and while hinting runs QEMU shows STOP in the config) */
+	id = virtio_cread32(&b->vd, CFG_CMD_ID);
+	if (b->vd.config_changes != b->fph_cfg_seen) {
+		b->fph_cfg_seen = b->vd.config_changes;
+		if (id == FPH_CMD_ID_STOP)
+			b->fs.cancels++;
+		else if (id == FPH_CMD_ID_DONE)
+			b->fs.fph_done_seen++;
+	}
+	if (id < FPH_CMD_ID_MIN || id == b->fph_last_id)
+		return false;
+	if (b->fph_nids < BALLOON_ID_LOG)
+		b->fph_ids[b->fph_nids++] = id;
+	fph_hint(b, id);
+	return true;
+}
+
+void balloon_service(struct balloon *b)
+{
+	balloon_host_poll(b);
+	balloon_fph_poll(b);
 }
 
 const char *balloon_proto_name(struct balloon *b)
@@ -889,8 +1344,12 @@ static int setup_device(struct balloon *b)
 		balloon_stats_default_values(b);
 		stats_post(b);	/* 5.5.5 2b: one buffer before DRIVER_OK ... */
 	}
+	b->hq_n = 0;
+	b->fp_hold_id = 0;
+	b->fph_last_id = 0;
+	b->fph_cfg_seen = vd->config_changes;
 	if (b->hqvq && !(b->o.brk & BRK_NO_HOSTREQ_BUF))
-		for (u32 i = 0; i < HREQ_SLOTS; i++)
+		for (u32 i = 0; i < b->o.hreq_bufs && i < HREQ_SLOTS_MAX; i++)
 			hreq_post(b, i);	/* FB-D9 */
 	virtio_driver_ok(vd);
 	if (b->svq)
@@ -917,9 +1376,13 @@ int balloon_init(struct balloon *b, const struct balloon_opts *o)
 	b->stats_buf = page_alloc();
 	b->hreq_buf = page_alloc();
 	b->hresp_buf = page_alloc();
+	b->fp_buf_cap = FP_BUF_BYTES;
+	b->fp_buf = pages_alloc(npages(FP_BUF_BYTES));
+	b->fph_idbuf = page_alloc();
 	b->runs_cap = RUNS_CAP;
 	b->runs = pages_alloc(npages(RUNS_CAP * sizeof(struct fb_run)));
-	if (!b->in_balloon || !b->stats_buf || !b->hreq_buf || !b->hresp_buf || !b->runs)
+	if (!b->in_balloon || !b->stats_buf || !b->hreq_buf || !b->hresp_buf || !b->runs ||
+	    !b->fp_buf || !b->fph_idbuf)
 		return -4;
 	r = setup_device(b);	/* picks the format, so buffers come after it */
 	if (r)

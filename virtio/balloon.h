@@ -78,6 +78,8 @@ enum balloon_break {
 	BRK_PFN_IN_RECORDS = 1 << 13,	/* PFN arrays on inflateq although records were negotiated (FB-D4) */
 	BRK_NO_HOSTREQ_BUF = 1 << 14,	/* no buffer posted on host_req_vq (FB-D9) */
 	BRK_RANGES_NOT_NEG = 1 << 15,	/* RANGES records although only PAGE_BITMAP was negotiated (FB-D5) */
+	BRK_HINT_USED = 1 << 16,	/* FREE_PAGES / FREE_PAGE_HINT also name the pages of b->brk_pfn..+brk_n (in use) (FB-D11, D8) */
+	BRK_NO_DONE = 1 << 17,		/* FREE_PAGES answers never end with DONE, CANCEL ignored (FB-D10) */
 };
 
 /* One balloon operation's stages, as the benchmark reads them (bench/README.md) */
@@ -106,7 +108,27 @@ struct balloon_opts {
 	u64 buf_bytes;		/* record mode: bytes per request buffer */
 	u16 page_shift;		/* record mode: page_shift of records (aligned parts of runs) */
 	bool host_req;		/* accept HOST_REQ when offered (with records, FB-D1) */
+	u32 hreq_bufs;		/* host_req_vq buffers kept posted (FB-D9; >= 2, default 4) */
 };
+
+/* The driver's side of FREE_PAGES / FREE_PAGE_HINT, counted for tests and the benchmark */
+struct balloon_hint_stats {
+	u64 requests;		/* FREE_PAGES requests seen / FPH cmd ids started */
+	u64 done;		/* DONE records sent (FREE_PAGES) / STOP ids sent (FPH) */
+	u64 cancels;		/* CANCEL messages seen / STOP read from the config */
+	u64 cancels_ignored;	/* CANCEL naming no answer in progress */
+	u64 cut_short;		/* answers stopped early by CANCEL / STOP */
+	u64 buffers, records;	/* answer buffers and records sent */
+	u64 pages;		/* 4 KiB pages named */
+	u64 ns;			/* time building and sending answers */
+	u64 fph_done_seen;	/* FPH: DONE (1) read from the config */
+	u64 stale_sent;		/* records sent on purpose for an ended id (stale probes) */
+};
+
+#define BALLOON_ID_LOG 64
+
+/* DROP_CACHE: drop the caches named by kind (1 page cache, 2 slab, 3 both); returns 4 KiB pages freed */
+typedef u64 (*balloon_drop_fn)(u32 kind, void *ctx);
 
 struct balloon {
 	struct virtio_dev vd;
@@ -120,6 +142,29 @@ struct balloon {
 	u32 granule_shift;	/* discard_granule_shift (FB-V3/V4), 0 when not offered */
 	u8 *hreq_buf, *hresp_buf;
 	u64 host_reqs, host_answers;
+	/* host requests: taken off host_req_vq at once (buffers re-posted), then served */
+	struct fb_host_req hq_fifo[16];
+	u32 hq_n;
+	u8 *fp_buf;		/* FREE_PAGES answer buffer */
+	u64 fp_buf_cap;
+	u64 fp_hold_id;		/* test mode fp_hold: the answer waits for CANCEL before DONE */
+	bool fp_hold;		/* set by tests: hold DONE until CANCEL, then probe stale ids (FB-V15) */
+	u64 drop_reqs, drop_pages;	/* DROP_CACHE requests served, pages freed */
+	balloon_drop_fn drop_cache;	/* set by the owner of a cache; NULL: nothing to drop */
+	void *drop_ctx;
+	u64 brk_pfn, brk_n;	/* break=hint-used: pages in use that hints name on purpose */
+	u64 id_log[BALLOON_ID_LOG];	/* request ids seen, in order (FB-V13 checks) */
+	u16 id_cmd[BALLOON_ID_LOG];
+	u32 id_n;
+	struct balloon_hint_stats hs;	/* FREE_PAGES */
+	/* upstream FREE_PAGE_HINT (virtio 1.2 5.5.6.x) */
+	u64 fph_cfg_seen;	/* vd.config_changes handled */
+	u32 fph_last_id;	/* last cmd id hinted for */
+	u32 fph_ids[BALLOON_ID_LOG];	/* cmd ids read from the config, in order */
+	u32 fph_nids;
+	u32 *fph_idbuf;		/* 4-byte outbufs */
+	bool fph_stale_probe;	/* tests: before a new id, send a stale id and hint in-use pages (V2) */
+	struct balloon_hint_stats fs;	/* FREE_PAGE_HINT */
 	struct fb_run *runs;	/* pages of the current round (two-phase inflate/deflate) */
 	u64 nruns, runs_cap;
 	struct balloon_stage st;	/* accumulated until the caller clears it */
@@ -192,8 +237,18 @@ void balloon_stats_default_values(struct balloon *b);
 /* free page reporting of [pfn, pfn+n): one request, waits for the ack; -1 if no queue */
 int balloon_report(struct balloon *b, u64 pfn, u64 n);
 
-/* HOST_REQ: answer the requests the device sent, repost the buffers; returns requests seen */
+/* HOST_REQ: answer the requests the device sent, repost the buffers; returns requests seen.
+ * FREE_PAGES is answered from guest_pool's free bitmap (BITMAP records copied a word at a time,
+ * or RANGES), ending with DONE; a CANCEL that arrives while answering cuts it short with DONE;
+ * DROP_CACHE calls b->drop_cache and answers one STATUS (pages freed). */
 u64 balloon_host_poll(struct balloon *b);
+/* host_req_vq buffers now posted (FB-D9) */
+u32 balloon_hreq_posted(struct balloon *b);
+/* upstream FREE_PAGE_HINT: on a new cmd id in the config, send the id, the free pages of
+ * guest_pool as in-buffers, then STOP; notes STOP/DONE. Returns true if it hinted. */
+bool balloon_fph_poll(struct balloon *b);
+/* both of the above: call often while the guest works (INTx raises only counters) */
+void balloon_service(struct balloon *b);
 /* the name of the format requests use ("pfn", "bitmap", "ranges", "auto") */
 const char *balloon_proto_name(struct balloon *b);
 /* send one raw buffer (sg list) on vq and wait for it to be used; false on timeout */
