@@ -1075,12 +1075,19 @@ u64 balloon_host_poll(struct balloon *b)
 #define FPH_SG 16			/* in-buffers per descriptor chain */
 #define FPH_SG_MAX (1u << 30)		/* bytes per in-buffer entry */
 
+/*
+ * free_page_vq runs without used-buffer interrupts, as Linux's (no callback):
+ * QEMU 7.2's iothread returns these buffers and would raise INTx without the
+ * BQL, which under TCG aborts QEMU (tcg_handle_interrupt asserts). Polled;
+ * the suppression is renewed on every reap (EVENT_IDX moves with last_used).
+ */
 static void fph_reap(struct balloon *b)
 {
 	u32 len;
 
 	while (vq_get_used(b->fvq, &len))
 		;
+	vq_disable_irq(b->fvq);
 }
 
 static void fph_add(struct balloon *b, const struct vq_sg *sg, int n)
@@ -1105,9 +1112,23 @@ static void fph_send_id(struct balloon *b, u32 id)
 	vq_kick(b->fvq);
 }
 
+static void isr_poll(struct balloon *b)
+{
+	u8 isr;
+
+	if (!b->isr_poll)
+		return;
+	isr = b->vd.tp->read_isr(&b->vd);	/* reading clears it */
+	if (isr & 1)
+		b->vd.queue_irqs++;
+	if (isr & 2)
+		b->vd.config_changes++;
+}
+
 /* has the device asked us to stop (config changed to STOP/DONE or another id)? */
 static bool fph_stopped(struct balloon *b, u32 id)
 {
+	isr_poll(b);
 	if (b->vd.config_changes == b->fph_cfg_seen)
 		return false;
 	return virtio_cread32(&b->vd, CFG_CMD_ID) != id;
@@ -1212,6 +1233,7 @@ bool balloon_fph_poll(struct balloon *b)
 	if (!b->fvq)
 		return false;
 	fph_reap(b);
+	isr_poll(b);
 	/* a change shows as a config interrupt; the id is also polled (a new one is never
 	 * 0 or 1, and while hinting runs QEMU shows STOP in the config) */
 	id = virtio_cread32(&b->vd, CFG_CMD_ID);
@@ -1319,6 +1341,21 @@ static int setup_device(struct balloon *b)
 	b->dvq = vq_setup(vd, 1, b->o.queue_size);
 	b->svq = virtio_has(vd, VIRTIO_BALLOON_F_STATS_VQ) ? vq_setup(vd, b->qidx_stats, 0) : NULL;
 	b->fvq = virtio_has(vd, VIRTIO_BALLOON_F_FREE_PAGE_HINT) ? vq_setup(vd, b->qidx_fph, 0) : NULL;
+	b->isr_poll = false;
+	if (b->fvq) {
+		vq_disable_irq(b->fvq);	/* see fph_reap */
+		if (!vd->msix) {
+			/*
+			 * QEMU 7.2 raises INTx for free_page_vq from its iothread without
+			 * the BQL, even with interrupts suppressed (the first notify of a
+			 * queue always goes out); under TCG that aborts QEMU. Mask INTx
+			 * at the PCI function (QEMU then never raises the line) and poll
+			 * the ISR for config changes. docs/conformance.md, FPH rows.
+			 */
+			pci_write16(vd->pci, PCI_COMMAND, pci_read16(vd->pci, PCI_COMMAND) | PCI_COMMAND_INTX_DISABLE);
+			b->isr_poll = true;
+		}
+	}
 	b->rvq = virtio_has(vd, VIRTIO_BALLOON_F_REPORTING) ? vq_setup(vd, b->qidx_report, 0) : NULL;
 	b->hqvq = b->hrvq = NULL;
 	if (virtio_has(vd, FB_F_HOST_REQ)) {

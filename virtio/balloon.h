@@ -163,6 +163,7 @@ struct balloon {
 	u32 fph_ids[BALLOON_ID_LOG];	/* cmd ids read from the config, in order */
 	u32 fph_nids;
 	u32 *fph_idbuf;		/* 4-byte outbufs */
+	bool isr_poll;		/* INTx masked (PCI command bit 10): the ISR is polled instead */
 	bool fph_stale_probe;	/* tests: before a new id, send a stale id and hint in-use pages (V2) */
 	struct balloon_hint_stats fs;	/* FREE_PAGE_HINT */
 	struct fb_run *runs;	/* pages of the current round (two-phase inflate/deflate) */

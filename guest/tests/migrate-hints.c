@@ -134,10 +134,11 @@ static u64 cache_drop(u32 kind, void *ctx)
 
 /* ---- host side ---- */
 
+/* short timeout: a call made just before the switch-over gets its reply on the source, lost */
 static bool hr_stats(char *reply, size_t len)
 {
-	return qmp(reply, len, "{\"execute\":\"qom-get\",\"arguments\":{\"path\":\"" QOM_PATH
-		   "\",\"property\":\"host-req-stats\"}}") == 0;
+	return hostcall(reply, len, 2000, "qmp {\"execute\":\"qom-get\",\"arguments\":{\"path\":\"" QOM_PATH
+			"\",\"property\":\"host-req-stats\"}}") == 0;
 }
 
 static u64 jget(const char *json, const char *key)
@@ -226,7 +227,7 @@ static bool migrate(struct mig *m, const char *opts, u64 cancel_ms, u64 timeout_
 		}
 		if (now >= next_poll) {
 			next_poll = now + 20000000ull;
-			if (hostcall(r, sizeof(r), 5000, "migrate-status") == 0) {
+			if (hostcall(r, sizeof(r), 2000, "migrate-status") == 0) {
 				mig_status(r, m->status, sizeof(m->status));
 				if (!strcmp(m->status, "completed") || !strcmp(m->status, "failed") ||
 				    !strcmp(m->status, "cancelled")) {
