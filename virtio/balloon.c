@@ -849,6 +849,17 @@ struct fp_ans {
 	struct fb_writer w;	/* RANGES */
 };
 
+/* the record writer builds inflate records (req_id 0): tag them with the request's id */
+static void fp_tag(struct fp_ans *a)
+{
+	for (u64 off = 0; off + sizeof(struct fb_hdr) <= a->len;) {
+		struct fb_hdr *h = (struct fb_hdr *)(a->b->fp_buf + off);
+
+		h->req_id = a->id;
+		off += sizeof(*h) + h->len;
+	}
+}
+
 /* send the buffer so far; between buffers, look for a CANCEL of this answer */
 static void fp_flush(struct fp_ans *a)
 {
@@ -857,6 +868,7 @@ static void fp_flush(struct fp_ans *a)
 	if (a->w.buf) {
 		a->len = a->w.len;
 		b->hs.records += a->w.records;
+		fp_tag(a);
 	}
 	if (a->len) {
 		resp_send(b, b->fp_buf, a->len);
@@ -981,6 +993,7 @@ done_rec:
 	if (a.w.buf) {
 		a.len = a.w.len;
 		b->hs.records += a.w.records;
+		fp_tag(&a);
 		a.w.buf = NULL;
 	}
 	if (a.len + sizeof(struct fb_hdr) > b->fp_buf_cap)
