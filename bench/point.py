@@ -26,20 +26,37 @@ def parse_kv(text):
     return {k: v.strip('"') for k, v in KV.findall(text)}
 
 
+STALL_S = float(os.environ.get("BENCH_STALL_S", "20"))
+
+
 def balloon_to(vm, target_bytes, shrinking, timeout):
-    """Send `balloon`, poll query-balloon until actual reaches target. Returns ms."""
+    """Send `balloon`, poll query-balloon until actual reaches target. Returns ms.
+    Fails early when the guest says it fell short (an op line with short=1) or
+    `actual` has not moved for BENCH_STALL_S seconds."""
     qmp = vm.qmp
+    mark = vm.mark()
     t0 = time.perf_counter()
     qmp.cmd("balloon", value=target_bytes)
     polls = 0
+    last, t_moved, t_checked = None, t0, t0
     while True:
         actual = qmp.cmd("query-balloon")["actual"]
         polls += 1
         if (actual <= target_bytes) if shrinking else (actual >= target_bytes):
             break
-        if time.perf_counter() - t0 > timeout:
+        now = time.perf_counter()
+        if actual != last:
+            last, t_moved = actual, now
+        if now - t_checked > 0.1:
+            t_checked = now
+            lines, _ = vm.lines_since(mark)
+            short = [t for t in lines if t.startswith("BENCH op=") and " short=1" in t]
+            if short:
+                raise GuestError(f"guest could not reach {target_bytes // MIB} MiB (stuck at "
+                                 f"{actual // MIB} MiB): {short[0][:160]}")
+        if now - t_moved > STALL_S or now - t0 > timeout:
             raise GuestError(f"balloon stuck at {actual // MIB} MiB, target {target_bytes // MIB} MiB,"
-                             f" after {timeout:.0f} s; log {vm.log_path}")
+                             f" no progress for {now - t_moved:.0f} s; log {vm.log_path}")
         if POLL_FIXED_S is None:
             time.sleep(min(max((time.perf_counter() - t0) / 500, 20e-6), 2e-3))
         elif POLL_FIXED_S:

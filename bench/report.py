@@ -67,6 +67,25 @@ def anchor(md, rows):
     return None
 
 
+def frag_rows(rows):
+    """Rows of the fragmentation sweep: the (guest, balloon) size at which some
+    configuration was measured with more than one fragmentation mode."""
+    modes = {}
+    for r in rows:
+        if r["fragmentation"] != "native" and r["scenario"] == "idle":
+            modes.setdefault((int(r["mem_mib"]), int(r["balloon_mib"])), set()).add(r["fragmentation"])
+    sizes = [k for k, v in modes.items() if len(v) > 1]
+    if not sizes:
+        return [], None
+    size = max(sizes, key=lambda k: len(modes[k]))
+    return [r for r in rows if (int(r["mem_mib"]), int(r["balloon_mib"])) == size and r["scenario"] == "idle"
+            and r["fragmentation"] != "native"], size
+
+
+def gib(mib):
+    return f"{mib / 1024:g}"
+
+
 def seed_rows(rows):
     return [r for r in rows if (int(r["mem_mib"]), int(r["balloon_mib"])) == SEED
             and r["fragmentation"] in ("native", "contig")]
@@ -270,8 +289,7 @@ def plots(out, md, rows):
         plt.close(fig)
         made.append("![time against balloon size](size.png)")
 
-    frag = [r for r in rows if (int(r["mem_mib"]), int(r["balloon_mib"])) == SEED and r["scenario"] == "idle"
-            and r["fragmentation"] != "native"]
+    frag, fsize = frag_rows(rows)
     modes = [m for m in ("contig", "2m", "random-half", "every-other") if any(r["fragmentation"] == m for r in frag)]
     fnames = configs_in_order(md, frag)
     if len(modes) > 1 and fnames:
@@ -283,7 +301,7 @@ def plots(out, md, rows):
         ax.set_xticks([j + 0.4 - wdt / 2 for j in range(len(modes))])
         ax.set_xticklabels(modes)
         ax.set_yscale("log")
-        ax.set_ylabel("inflate 3 of 4 GiB, idle, ms (median)")
+        ax.set_ylabel(f"inflate {gib(fsize[1])} of {gib(fsize[0])} GiB, idle, ms (median)")
         ax.legend(fontsize=7)
         fig.tight_layout()
         fig.savefig(os.path.join(out, "frag.png"), dpi=90)
@@ -307,6 +325,8 @@ def write(out):
          "The stock Linux guest and stock QEMU report no stages, so only their end-to-end time exists. "
          "Host floor: one madvise(MADV_DONTNEED) over the balloon's size, untouched memory for idle rows, "
          "resident memory for touched rows (huge pages when the host gives QEMU THP).", ""]
+    if md.get("interrupted"):
+        p[2:2] = ["", "**This run was interrupted: only the points measured before that are in it.**"]
     p += ["## Targets (issue 6)", "", targets(md, rows), ""]
     p += ["## Run", "",
           f"- date {md['date']}, git {md['git_revision']}, matrix `{md['matrix']}`",
@@ -339,13 +359,16 @@ def write(out):
     size = [r for r in rows if int(r["mem_mib"]) == 16384]
     if size:
         p += ["## Size sweep (16 GiB guest)", "", sweep_table(md, size, "balloon_mib", "balloon MiB"), ""]
-    frag = [r for r in rows if r["fragmentation"] not in ("native",) and (int(r["mem_mib"]), int(r["balloon_mib"])) == SEED]
-    if len({r["fragmentation"] for r in frag}) > 1:
-        p += ["## Fragmentation sweep (3 of 4 GiB, idle)", "", sweep_table(md, frag, "fragmentation", "fragmentation"), ""]
+    frag, fsize = frag_rows(rows)
+    if frag:
+        p += [f"## Fragmentation sweep ({gib(fsize[1])} of {gib(fsize[0])} GiB, idle)", "",
+              "Fragmented modes keep half of the guest's memory (every other page, a random half, "
+              "every other 2 MiB) and balloon from the rest.", "",
+              sweep_table(md, frag, "fragmentation", "fragmentation"), ""]
     p += ["## Plots", ""] + plots(out, md, rows) + [""]
     if not size:
         p.append("No size sweep in this run (make bench runs it).")
-    if len({r["fragmentation"] for r in frag}) <= 1:
+    if not frag:
         p.append("No fragmentation plot: no configuration in this run controls fragmentation "
                  "(the Linux guest cannot; our guest's configurations add it).")
     with open(os.path.join(out, "README.md"), "w") as f:

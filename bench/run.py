@@ -166,6 +166,29 @@ def main():
     failures = []
     t_run = time.monotonic()
     say(f"== {len(pts)} points (about {hms(eta.left(pts))} by a first guess)")
+    try:
+        measure_all(pts, accel, md, w, eta, failures, logdir, t_run)
+    except KeyboardInterrupt:
+        # keep what was measured: metadata and report say the run is incomplete
+        md["interrupted"] = True
+        say("bench: interrupted; writing the report of the points measured so far")
+    w.close()
+
+    md["loadavg_end"] = meta.loadavg()
+    md["run_s"] = round(time.monotonic() - t_run, 1)
+    md["failures"] = failures
+    with open(os.path.join(out, "inflate.json"), "w") as f:
+        json.dump(md, f, indent=2)
+        f.write("\n")
+    say(report.write(out))
+    if md.get("interrupted"):
+        sys.exit(130)
+    if failures:
+        say(f"bench: {len(failures)} point(s) failed; see {os.path.relpath(out, ROOT)}/inflate-extra.csv")
+        sys.exit(1)
+
+
+def measure_all(pts, accel, md, w, eta, failures, logdir, t_run):
     for i, p in enumerate(pts):
         c = p["c"]
         tag = (f"{c.name}-{p['scenario']}-{p['fragmentation']}-{p['mem_mib']}-{p['balloon_mib']}"
@@ -194,18 +217,6 @@ def main():
         eta.add(p, secs)
         say(f"{desc}: {what} ({secs:.0f} s; elapsed {hms(time.monotonic() - t_run)},"
             f" ~{hms(eta.left(pts[i + 1:]))} left)")
-    w.close()
-
-    md["loadavg_end"] = meta.loadavg()
-    md["run_s"] = round(time.monotonic() - t_run, 1)
-    md["failures"] = failures
-    with open(os.path.join(out, "inflate.json"), "w") as f:
-        json.dump(md, f, indent=2)
-        f.write("\n")
-    say(report.write(out))
-    if failures:
-        say(f"bench: {len(failures)} point(s) failed; see {os.path.relpath(out, ROOT)}/inflate-extra.csv")
-        sys.exit(1)
 
 
 if __name__ == "__main__":

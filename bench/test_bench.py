@@ -60,6 +60,23 @@ class Parsing(unittest.TestCase):
                          (2, 16, 150, 15, 1500, 3))
         self.assertNotIn("total_ns", g)                               # only summed when every line has it
 
+    def test_short_guest_fails_fast(self):
+        class FakeQMP:
+            def cmd(self, name, **args):
+                return {"actual": 2 << 30} if name == "query-balloon" else None
+
+        class FakeVM:
+            qmp = FakeQMP()
+            log_path = "log"
+
+            def mark(self):
+                return 0
+
+            def lines_since(self, start):
+                return ["BENCH op=inflate pages=5 short=1"], 1
+        with self.assertRaisesRegex(point.GuestError, "could not reach 1024 MiB"):
+            point.balloon_to(FakeVM(), 1 << 30, True, timeout=5)
+
     def test_stats_delta(self):
         c = cfg("x")
         c.stats_keys = {"translate_ns": "translate-ns", "discard_ns": "discard-ns",
