@@ -26,11 +26,15 @@ for s in "${sets[@]}"; do
 	want+=(${SETS[$s]})
 done
 
-missing=()
-for p in "${want[@]}"; do
-	st=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
-	[ "$st" = installed ] || missing+=("$p")
-done
+not_installed() {	# prints each argument that is not an installed package
+	local p st
+	for p in "$@"; do
+		st=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+		[ "$st" = installed ] || echo "$p"
+	done
+}
+
+mapfile -t missing < <(not_installed "${want[@]}")
 if [ ${#missing[@]} -eq 0 ]; then
 	echo "deps: all ${#want[@]} packages of set(s) ${sets[*]} are installed"
 	exit 0
@@ -53,11 +57,7 @@ if ! apt-get install -y -q --no-install-recommends "${missing[@]}" 2>&1 |
 	grep --line-buffered -E '^(Unpacking|Setting up|E:)'; then
 	:
 fi
-still=()
-for p in "${missing[@]}"; do
-	st=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
-	[ "$st" = installed ] || still+=("$p")
-done
+mapfile -t still < <(not_installed "${missing[@]}")
 if [ ${#still[@]} -gt 0 ]; then
 	echo "deps: could not install: ${still[*]} (is Debian's package registry reachable?)" >&2
 	exit 1

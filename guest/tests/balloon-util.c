@@ -37,16 +37,25 @@ void pattern_fill(u64 pfn, u64 n, u64 seed)
 	}
 }
 
-bool pattern_ok(u64 pfn, u64 n, u64 seed)
+u64 pattern_bad(u64 pfn, u64 n, u64 seed)
 {
+	u64 bad = 0;
+
 	for (u64 p = pfn; p < pfn + n; p++) {
-		u64 *w = phys_to_virt(p << PAGE_SHIFT);
+		const u64 *w = phys_to_virt(p << PAGE_SHIFT);
 
 		for (u64 i = 0; i < PAGE_SIZE / 8; i++)
-			if (w[i] != page_word(p, i, seed))
-				return false;
+			if (w[i] != page_word(p, i, seed)) {
+				bad++;
+				break;
+			}
 	}
-	return true;
+	return bad;
+}
+
+bool pattern_ok(u64 pfn, u64 n, u64 seed)
+{
+	return pattern_bad(pfn, n, seed) == 0;
 }
 
 bool pages_zero(u64 pfn, u64 n)

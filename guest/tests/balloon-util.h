@@ -12,6 +12,7 @@ void guard_check(void);
 /* page patterns: value depends on pfn and seed */
 void pattern_fill(u64 pfn, u64 n, u64 seed);
 bool pattern_ok(u64 pfn, u64 n, u64 seed);	/* every page holds its pattern */
+u64 pattern_bad(u64 pfn, u64 n, u64 seed);	/* pages that do not */
 bool pages_zero(u64 pfn, u64 n);
 bool pages_hold_u32(u64 pfn, u64 n, u32 v);
 

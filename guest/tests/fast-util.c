@@ -39,35 +39,15 @@ bool fast_stats_read(struct fast_stats *s)
 	return true;
 }
 
-static inline u64 fword(u64 pfn, u64 i, u64 seed)
-{
-	return ((pfn * 0x9e3779b97f4a7c15ull) ^ (i << 40) ^ seed) | 1;
-}
-
+/* the fast suite's patterns are the stock suite's (balloon-util.c) */
 void fpat_fill(u64 pfn, u64 n, u64 seed)
 {
-	for (u64 p = pfn; p < pfn + n; p++) {
-		u64 *w = phys_to_virt(p << PAGE_SHIFT);
-
-		for (u64 i = 0; i < PAGE_SIZE / 8; i++)
-			w[i] = fword(p, i, seed);
-	}
+	pattern_fill(pfn, n, seed);
 }
 
 u64 fpat_bad(u64 pfn, u64 n, u64 seed)
 {
-	u64 bad = 0;
-
-	for (u64 p = pfn; p < pfn + n; p++) {
-		const u64 *w = phys_to_virt(p << PAGE_SHIFT);
-
-		for (u64 i = 0; i < PAGE_SIZE / 8; i++)
-			if (w[i] != fword(p, i, seed)) {
-				bad++;
-				break;
-			}
-	}
-	return bad;
+	return pattern_bad(pfn, n, seed);
 }
 
 u64 fpat_zero_pages(u64 pfn, u64 n)
