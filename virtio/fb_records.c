@@ -466,7 +466,7 @@ u64 fb_answer_host_req(const void *req, u32 req_len, u16 rec_type, void *out, u6
 	if (r.cmd == FB_CMD_DROP_CACHE) {
 		u64 n = put_hdr(out, FB_REC_STATUS, r.id, 8);
 
-		*(u64 *)((u8 *)out + sizeof(struct fb_hdr)) = 0;	/* no reclaimable cache yet (issue 7) */
+		*(u64 *)((u8 *)out + sizeof(struct fb_hdr)) = 0;	/* nothing dropped: the balloon driver serves DROP_CACHE itself */
 		return n;
 	}
 	/* FREE_PAGES: the DONE record, naming nothing (FB-D10) */

@@ -132,9 +132,11 @@ void fb_model_buffer(const struct fb_model *m, const struct fb_seg *segs, u32 ns
 /* ---- host requests (driver side) ---- */
 
 /*
- * The driver's answer to one host request (FB-D10, FB-D12). The guest has no
- * reclaimable cache yet (issue 7), so DROP_CACHE frees 0 pages, and
- * FREE_PAGES is answered with one empty record of type rec_type with DONE.
+ * A minimal answer to one host request (FB-D10, FB-D12), for drivers that
+ * serve nothing: DROP_CACHE frees 0 pages, FREE_PAGES is answered with one
+ * empty record of type rec_type with DONE. The balloon driver uses it for
+ * the requests it refuses (unknown cmd, reserved fields set); it serves
+ * DROP_CACHE and FREE_PAGES itself (balloon_host_poll in balloon.c).
  * Writes the answer into out (at least 40 bytes) and returns its length,
  * or 0 when the request gets no answer (CANCEL, or id 0).
  */
