@@ -19,7 +19,10 @@ and answers one-line requests from the guest on COM2, framed as
                            downtime_ms=N
   migrate-status        -> ok {"status": ..., "ram": {...}, "total-time": ...}
                            (query-migrate, or its final value after the
-                           switch-over, when the source QEMU has been quit)
+                           switch-over, when the source QEMU has been quit;
+                           that one adds "source-balloon": the source
+                           device balloon0's host-req-stats and fast-stats
+                           as they were just before the quit)
   migrate-cancel        -> ok   (migrate_cancel; the destination is killed)
 
 After a completed migration the guest runs in the destination QEMU; the
@@ -233,11 +236,26 @@ class Agent:
         self.migration = info
         st = info.get("status")
         if st == "completed":
+            info["source-balloon"] = self.balloon_snapshot(self.main)
             src, self.main, self.dest = self.main, self.dest, None
             src.quit()
         elif st in ("failed", "cancelled"):
             self.dest.kill()
             self.dest = None
+
+    BALLOON = "/machine/peripheral/balloon0/virtio-backend"
+    BALLOON_PROPS = ("host-req-stats", "fast-stats")
+
+    def balloon_snapshot(self, vm):
+        """The source device's statistics, read before the source is quit:
+        after the switch-over the guest cannot ask for them any more."""
+        snap = {}
+        for prop in self.BALLOON_PROPS:
+            try:
+                snap[prop] = vm.qmp.command("qom-get", path=self.BALLOON, property=prop)
+            except (RuntimeError, EOFError, OSError):
+                pass  # stock QEMU, or no balloon0: nothing to keep
+        return snap
 
     # --- the loop ----------------------------------------------------------
     def console(self, data):
