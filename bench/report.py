@@ -265,14 +265,14 @@ def plots(out, md, rows):
     size = [r for r in rows if int(r["mem_mib"]) == 16384]
     if size:
         fig, ax = plt.subplots(figsize=(7, 4.5))
-        for n in configs_in_order(md, size):
-            for scen, ls in (("idle", "-"), ("touched", "--")):
+        for ci, n in enumerate(configs_in_order(md, size)):   # one colour per configuration
+            for scen, ls, mk in (("idle", "-", "o"), ("touched", "--", "s")):
                 g = group(size, config=n, scenario=scen)
                 xs = sorted({int(r["balloon_mib"]) for r in g})
                 if not xs:
                     continue
                 ys = [med(group(g, balloon_mib=x), "inflate_ms")[0] for x in xs]
-                ax.plot([x / 1024 for x in xs], ys, ls, marker="o", label=f"{n} {scen}")
+                ax.plot([x / 1024 for x in xs], ys, ls, marker=mk, color=f"C{ci}", label=f"{n} {scen}")
         for scen, ls in (("idle", ":"), ("touched", "-.")):
             g = group(size, scenario=scen)
             xs = sorted({int(r["balloon_mib"]) for r in g})
