@@ -37,7 +37,7 @@ help:
 	@echo "make clean      remove build/ and logs/"
 
 deps:
-	$(Q)scripts/deps.sh base qemu-build fuzz
+	$(Q)scripts/deps.sh base qemu-build fuzz bench
 
 guest: $(BUILD)/esp.img
 
@@ -110,6 +110,8 @@ TEST_STAGES += ;device-unit=$(MAKE) --no-print-directory test-device-unit
 TEST_STAGES += ;device-fuzz=$(MAKE) --no-print-directory test-device-fuzz
 TEST_STAGES += ;device-qtest=$(MAKE) --no-print-directory test-device-qtest
 TEST_STAGES += ;stock-on-patched=QEMU=build/qemu/qemu-system-x86_64 tests/run -g stock
+# the benchmark's pure parts (columns, parsing, planning, report), no QEMU
+TEST_STAGES += ;bench-selftest=scripts/unittest-tap.sh $(BENCH_PYTHON) bench/test_bench.py
 test: deps
 	$(Q)$(MAKE) --no-print-directory guest unit $(TEST_PREREQS)
 	$(Q)STAGES='$(strip $(TEST_STAGES))' scripts/test-all.sh

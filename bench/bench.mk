@@ -15,8 +15,9 @@ BENCH_FLOOR := build/bench/floor
 
 .PHONY: bench bench-quick bench-deps bench-linux-guest bench-others bench-selftest
 
+# everything: our guest, QEMU's build and the benchmark's own tools
 bench-deps:
-	@bench/deps.sh
+	@scripts/deps.sh base qemu-build bench
 
 $(BENCH_FLOOR): bench/floor.c
 	@mkdir -p $(dir $@)

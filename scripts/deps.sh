@@ -12,7 +12,8 @@ declare -A SETS=(
 	[qemu-build]="dpkg-dev gcc make git pkg-config meson ninja-build python3 flex bison bzip2 libglib2.0-dev libpixman-1-dev libfdt-dev zlib1g-dev libslirp-dev qemu-system-data seabios ipxe-qemu"
 	# libFuzzer for the device's parser
 	[fuzz]="clang-14 libclang-rt-14-dev"
-	[bench]="python3-matplotlib busybox-static cpio"
+	# the Linux guest's initramfs (cpio, kmod), the plots (Debian's matplotlib)
+	[bench]="cpio kmod python3-matplotlib"
 )
 
 sets=("$@")
