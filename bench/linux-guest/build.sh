@@ -60,7 +60,7 @@ kver=$(echo "$KERNEL_PKG" | sed -n 's/^linux-image-\(.*\)-unsigned$/\1/p;t;s/^li
 [ -n "$kver" ] || die "KERNEL_PKG=$KERNEL_PKG is not a linux-image-* package"
 
 # --- stamp: skip everything when nothing changed -------------------------------
-stamp_want=$( (echo "$KERNEL_PKG"; cat "$here/build.sh" "$here/init" "$here/toucher.c") | sha256sum | cut -d' ' -f1)
+stamp_want=$( (echo "$KERNEL_PKG"; cat "$here/build.sh" "$here/init" "$here/toucher.c" "$here/migwork.c") | sha256sum | cut -d' ' -f1)
 if [ -f "$OUT/initramfs.cpio" ] && [ -f "$OUT/vmlinuz" ] && [ "$(cat "$OUT/.stamp" 2>/dev/null)" = "$stamp_want" ]; then
     step "up to date ($KERNEL_PKG) in $OUT"
     exit 0
@@ -114,6 +114,7 @@ done
 
 step "building the static toucher"
 gcc -static -O2 -Wall -Wextra -Werror -o "$OUT/toucher" "$here/toucher.c" || die "gcc -static toucher.c failed"
+gcc -static -O2 -Wall -Wextra -Werror -o "$OUT/migwork" "$here/migwork.c" || die "gcc -static migwork.c failed"
 
 step "assembling the initramfs"
 rd=$OUT/rootfs
@@ -123,6 +124,7 @@ cp "$OUT/busybox/bin/busybox" "$rd/bin/busybox"
 cp "$here/init" "$rd/init"
 chmod 755 "$rd/init"
 cp "$OUT/toucher" "$rd/bin/toucher"
+cp "$OUT/migwork" "$rd/bin/migwork"
 : > "$rd/etc/modules.load"
 for m in $load_order; do
     mkdir -p "$rd/lib/modules/$kver/$(dirname "$m")"

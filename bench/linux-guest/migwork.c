@@ -1,0 +1,159 @@
+/* migwork: the stock Linux guest's side of the migration benchmark (bench/migration.py).
+ *
+ * 1. Takes LIVE MiB of live data (fbmig_live_mib=, default 512) and fills it with a
+ *    pattern that depends on the page's index, the word and a seed; keeps one 64-bit
+ *    checksum per page beside it.
+ * 2. The workload: maps WORK MiB (fbmig_work_mib=, default 3276 = 3.2 GiB, capped at
+ *    MemAvailable minus fbmig_reserve_mib=, default 96), writes every byte of it with
+ *    non-zero data, and unmaps it, so those pages go back to the kernel's free lists
+ *    still holding data (this kernel does not zero on free: init_on_free is off).
+ * 3. Prints "MIGWORK ready live_mib=L work_mib=W fill_ms=F work_ms=T" and waits for a
+ *    line on stdin (the serial console). The benchmark migrates the guest meanwhile.
+ * 4. On "verify": recomputes every live page's checksum and pattern and prints
+ *    "MIGWORK verify live_mib=L bad_pages=N data_verified=0|1 ms=T"; then waits again.
+ *
+ * Static (gcc -static), run from the initramfs's init when the kernel command line
+ * has fbmig=1. The live data is mlock()ed so nothing can move it away. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+
+static long cmdline_long(const char *key, long def)
+{
+	char buf[4096], pat[64];
+	FILE *f = fopen("/proc/cmdline", "r");
+	size_t n;
+	char *p;
+
+	if (!f)
+		return def;
+	n = fread(buf + 1, 1, sizeof(buf) - 2, f);
+	fclose(f);
+	buf[0] = ' ';
+	buf[n + 1] = 0;
+	snprintf(pat, sizeof(pat), " %s=", key);
+	p = strstr(buf, pat);
+	return p ? strtol(p + strlen(pat), NULL, 10) : def;
+}
+
+static long meminfo_kib(const char *key)
+{
+	FILE *f = fopen("/proc/meminfo", "r");
+	char line[256];
+	size_t n = strlen(key);
+	long val = -1;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, key, n) && line[n] == ':') {
+			val = strtol(line + n + 1, NULL, 10);
+			break;
+		}
+	}
+	fclose(f);
+	return val;
+}
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* splitmix64 finaliser: page and word index to a non-zero pseudo-random word */
+static inline uint64_t pattern(uint64_t page, uint64_t word, uint64_t seed)
+{
+	uint64_t z = (page << 9 | word) + seed * 0x9e3779b97f4a7c15ull;
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return (z ^ (z >> 31)) | 1;
+}
+
+#define WORDS (4096 / 8)
+
+static uint64_t page_sum(const uint64_t *w)
+{
+	uint64_t s = 0xcbf29ce484222325ull;
+
+	for (int i = 0; i < WORDS; i++)
+		s = (s ^ w[i]) * 0x100000001b3ull;
+	return s;
+}
+
+int main(void)
+{
+	long live_mib = cmdline_long("fbmig_live_mib", 512);
+	long work_mib = cmdline_long("fbmig_work_mib", 3276);
+	long reserve_mib = cmdline_long("fbmig_reserve_mib", 96);
+	uint64_t seed = (uint64_t)cmdline_long("fbmig_seed", 1);
+	size_t live_pages = (size_t)live_mib << 8, work_len;
+	uint64_t *live, *sums;
+	char *work, line[128];
+	long avail;
+	double t0, fill_ms, work_ms;
+
+	live = mmap(NULL, live_pages * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	sums = malloc(live_pages * sizeof(*sums));
+	if (live == MAP_FAILED || !sums) {
+		perror("migwork: live data");
+		return 1;
+	}
+	if (mlock(live, live_pages * 4096))
+		perror("migwork: mlock (continuing)");
+	t0 = now_ms();
+	for (size_t p = 0; p < live_pages; p++) {
+		uint64_t *w = live + p * WORDS;
+
+		for (int i = 0; i < WORDS; i++)
+			w[i] = pattern(p, i, seed);
+		sums[p] = page_sum(w);
+	}
+	fill_ms = now_ms() - t0;
+
+	avail = meminfo_kib("MemAvailable") / 1024 - reserve_mib;
+	if (work_mib > avail)
+		work_mib = avail > 0 ? avail : 0;
+	work_len = (size_t)work_mib << 20;
+	t0 = now_ms();
+	if (work_len) {
+		work = mmap(NULL, work_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (work == MAP_FAILED) {
+			perror("migwork: workload mmap");
+			return 1;
+		}
+		for (size_t off = 0; off < work_len; off += 4096)
+			memset(work + off, 0xa5 ^ (int)((off >> 12) & 0x5a), 4096);
+		munmap(work, work_len);
+	}
+	work_ms = now_ms() - t0;
+	printf("MIGWORK ready live_mib=%ld work_mib=%ld fill_ms=%.0f work_ms=%.0f memfree_kib=%ld\n",
+	       live_mib, work_mib, fill_ms, work_ms, meminfo_kib("MemFree"));
+	fflush(stdout);
+
+	while (fgets(line, sizeof(line), stdin)) {
+		size_t bad = 0;
+
+		if (strncmp(line, "verify", 6))
+			continue;
+		t0 = now_ms();
+		for (size_t p = 0; p < live_pages; p++) {
+			const uint64_t *w = live + p * WORDS;
+			int ok = page_sum(w) == sums[p];
+
+			for (int i = 0; ok && i < WORDS; i += 37)	/* the sum could be stale too */
+				ok = w[i] == pattern(p, i, seed);
+			bad += !ok;
+		}
+		printf("MIGWORK verify live_mib=%ld bad_pages=%zu data_verified=%d ms=%.0f\n",
+		       live_mib, bad, bad == 0, now_ms() - t0);
+		fflush(stdout);
+	}
+	return 0;
+}
