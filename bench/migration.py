@@ -1,0 +1,337 @@
+#!/usr/bin/python3
+"""The live-migration benchmark (issue 7): configurations of bench/migration.cfg x
+repetitions, one local migration each, verified on the destination.
+
+Our guest (build/esp.img, test=bench-migrate) migrates itself through
+tests/hostagent.py; we start the agent and parse its BENCH line. The stock Linux guest
+(build/linux-guest, init runs bench/linux-guest/migwork with fbmig=1) is migrated from
+here: a destination QEMU with the same command line plus -incoming on a unix socket, QMP
+migrate, poll query-migrate, then "verify" on the destination's console.
+
+usage: bench/migration.py [--quick] [--configs NAME,...] [--reps N] [--out DIR]
+environment: ACCEL=tcg|kvm|auto, QEMU_STOCK, QEMU_PATCHED (as bench/run.py)"""
+import argparse
+import configparser
+import csv
+import json
+import os
+import re
+import shlex
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+sys.dont_write_bytecode = True   # keep bench/ free of __pycache__
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import accel as accel_mod  # noqa: E402
+import configs  # noqa: E402
+import meta  # noqa: E402
+import migration_report  # noqa: E402
+from csvout import fmt  # noqa: E402
+from qmp import QMPError, make_client  # noqa: E402
+from vm import VM, GuestError  # noqa: E402
+
+ROOT = configs.ROOT
+CFG = os.path.join(ROOT, "bench/migration.cfg")
+COLUMNS = ["config", "guest", "total_ms", "downtime_ms", "transferred_bytes", "skipped_pages",
+           "data_verified", "accel", "rep", "qemu", "hints", "drop", "mem_mib", "live_mib",
+           "cache_mib", "workload_mib", "speed_bytes_per_s", "downtime_limit_ms", "skipped_how",
+           "setup_ms", "normal_pages", "zero_pages", "dirty_sync_count", "hinted_pages",
+           "hint_rounds", "drop_pages", "bad_pages", "wall_s", "error"]
+
+
+def say(msg):
+    print(msg, flush=True)
+
+
+def hms(s):
+    s = int(round(s))
+    return f"{s // 60}m{s % 60:02d}s" if s >= 60 else f"{s}s"
+
+
+def load(only=None):
+    cp = configparser.ConfigParser(interpolation=None)
+    if not cp.read(CFG):
+        raise SystemExit(f"bench: cannot read {CFG}")
+    r = cp["run"]
+    run = {k: r.getint(k) for k in ("mem_mib", "live_mib", "cache_mib", "work_mib", "speed",
+                                    "downtime_ms", "reps", "quick_reps", "timeout_s")}
+    cfgs = []
+    for name in cp.sections():
+        if name == "run" or (only and name not in only):
+            continue
+        s = cp[name]
+        kind = s.get("qemu", "stock")
+        c = configs.Config(name=name, description=s.get("description", name),
+                           guest=s.get("guest"), qemu=configs.qemu_path(kind), qemu_kind=kind,
+                           device="virtio-balloon-pci", device_args=s.get("device_args", ""),
+                           protocol=s.get("hints", "none"),
+                           requires_props=s.get("requires_props", "").split(),
+                           requires_guest="bench-migrate" if s.get("guest") == "fastballoon" else "",
+                           qemu_args=shlex.split(s.get("qemu_args", "")))
+        if c.guest not in configs.GUEST_KINDS:
+            raise SystemExit(f"bench: {CFG} [{name}]: guest must be one of {configs.GUEST_KINDS}")
+        c.hints = s.get("hints", "none")
+        c.drop = s.getint("drop", 0)
+        if c.hints not in ("none", "fph", "bitmap"):
+            raise SystemExit(f"bench: {CFG} [{name}]: hints must be none, fph or bitmap")
+        cfgs.append(c)
+    if only:
+        missing = set(only) - {c.name for c in cfgs}
+        if missing:
+            raise SystemExit(f"bench: no configuration named {', '.join(sorted(missing))} in {CFG}")
+    return run, cfgs
+
+
+# --- our guest: tests/hostagent.py does the migration, the guest reports ----------------
+def ours_guest_args(c, run):
+    a = (f"test=bench-migrate hints={c.hints} live_mib={run['live_mib']} cache_mib={run['cache_mib']}"
+         f" speed={run['speed']} downtime_ms={run['downtime_ms']}"
+         f" mig_timeout_s={max(60, run['timeout_s'] - 60)}")
+    if c.drop:
+        a += f" drop={c.drop}"
+    return a
+
+
+def ours_argv(c, run, accel):
+    return [c.qemu, "-machine", "q35", "-accel", accel, "-m", f"{run['mem_mib']}M", "-smp", "1",
+            "-display", "none", "-nodefaults", "-no-reboot",
+            "-drive", f"if=pflash,format=raw,readonly=on,file={configs.OVMF_CODE}",
+            "-drive", f"format=raw,file={configs.ESP_IMG},snapshot=on",
+            "-device", "isa-debug-exit,iobase=0xf4,iosize=4",
+            "-fw_cfg", "name=opt/fastballoon/args,string=" + ours_guest_args(c, run).replace(",", ",,"),
+            "-device", f"{c.device},id=balloon0{c.device_args}"] + c.qemu_args
+
+
+def kv(text):
+    return {m.group(1): m.group(2).strip('"') for m in re.finditer(r'(\w+)=("[^"]*"|\S+)', text)}
+
+
+def run_ours(c, run, accel, workdir, log):
+    shutil.rmtree(workdir, ignore_errors=True)
+    os.makedirs(workdir)
+    cmd = [sys.executable, os.path.join(ROOT, "tests/hostagent.py"), "--dir", workdir, "--log", log,
+           "--timeout", str(run["timeout_s"]), "--"] + ours_argv(c, run, accel)
+    r = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                       timeout=run["timeout_s"] + 60)
+    with open(log, "rb") as f:
+        text = f.read().decode("utf-8", "replace").replace("\r", "")
+    bench = [ln for ln in text.splitlines() if ln.startswith("BENCH ")]
+    ops = [kv(ln[6:]) for ln in bench if ln.startswith("BENCH op=migrate")]
+    errs = [ln for ln in bench if "error" in ln]
+    fails = [ln for ln in text.splitlines() if ln.startswith("FAIL:")]
+    if not ops or "total_ms" not in ops[-1]:
+        why = (errs or fails or [f"no BENCH op=migrate line (agent exit {r.returncode})"])[0]
+        raise GuestError(f"{why}; log {log}" + "".join("\n    | " + ln for ln in text.splitlines()[-6:]))
+    b = ops[-1]
+    row = {"total_ms": int(b["total_ms"]), "downtime_ms": int(b["downtime_ms"]),
+           "transferred_bytes": int(b["transferred_bytes"]), "skipped_pages": int(b["skipped_pages"]),
+           "data_verified": int(b["data_verified"]), "skipped_how": "guest",
+           "cache_mib": int(b.get("cache_mib", 0)), "workload_mib": int(b.get("workload_mib", 0)),
+           "live_mib": int(b.get("live_mib", run["live_mib"])),
+           "hinted_pages": b.get("hinted_pages"), "hint_rounds": b.get("hint_rounds"),
+           "drop_pages": b.get("drop_pages")}
+    if r.returncode != 1:   # isa-debug-exit status 1 = every check passed
+        row["data_verified"] = 0 if row["data_verified"] == 1 and fails else row["data_verified"]
+        row["error"] = f"agent exit {r.returncode}" + (f": {fails[0]}" if fails else "")
+    return row
+
+
+# --- the stock Linux guest: migrated from here --------------------------------------------
+class ConsoleVM(VM):
+    """vm.VM with the serial console's input on a pipe, so we can type 'verify'."""
+
+    def start(self):
+        os.makedirs(self.workdir, exist_ok=True)
+        if os.path.exists(self.qmp_path):
+            os.unlink(self.qmp_path)
+        argv = self.argv + ["-qmp", f"unix:{self.qmp_path},server=on,wait=off"]
+        self.log = open(self.log_path, "w")
+        self.log.write("# " + " ".join(argv) + "\n")
+        self.t_start = time.monotonic()
+        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT)
+        import threading
+        self.reader = threading.Thread(target=self._reader, daemon=True)
+        self.reader.start()
+        self.qmp = make_client(self.qmp_path)
+        try:
+            self.qmp.connect(timeout=30, alive=lambda: self.proc.poll() is None)
+        except Exception as e:
+            self.stop()
+            raise GuestError(f"{e}; console log {self.log_path}" + self._tail())
+
+    def type(self, text):
+        self.proc.stdin.write(text.encode())
+        self.proc.stdin.flush()
+
+
+def linux_argv(c, run, accel):
+    c.kernel_args = (f"fbmig=1 fbmig_live_mib={run['live_mib']} fbmig_work_mib={run['work_mib']}")
+    return configs.argv(c, accel, run["mem_mib"], 0, "idle", "native")
+
+
+def run_linux(c, run, accel, workdir, log):
+    shutil.rmtree(workdir, ignore_errors=True)
+    os.makedirs(workdir)
+    argv = linux_argv(c, run, accel)
+    sock = os.path.join(workdir, "migrate.sock")
+    src = ConsoleVM(argv, os.path.join(workdir, "src"), log)
+    dst = ConsoleVM(argv + ["-incoming", f"unix:{sock}"], os.path.join(workdir, "dst"),
+                    log.replace(".log", "-dest.log"))
+    row = {"skipped_how": "host: total - normal - zero pages", "cache_mib": 0}
+    try:
+        src.start()
+        _, m, _ = src.wait_line(r"^MIGWORK ready (.*)", run["timeout_s"])
+        ready = kv(m.group(1))
+        row["live_mib"] = int(ready["live_mib"])
+        row["workload_mib"] = int(ready["work_mib"])
+        dst.start()
+        src.qmp.cmd("migrate-set-parameters", **{"max-bandwidth": run["speed"],
+                                                  "downtime-limit": run["downtime_ms"]})
+        src.qmp.cmd("migrate", uri=f"unix:{sock}")
+        deadline = time.monotonic() + run["timeout_s"]
+        while True:
+            info = src.qmp.cmd("query-migrate")
+            st = info.get("status")
+            if st in ("completed", "failed", "cancelled"):
+                break
+            if src.proc.poll() is not None or dst.proc.poll() is not None:
+                who = "source" if src.proc.poll() is not None else "destination"
+                raise GuestError(f"{who} QEMU exited during the migration (status "
+                                 f"{(src if who == 'source' else dst).proc.poll()}); logs {log}")
+            if time.monotonic() > deadline:
+                src.qmp.cmd("migrate_cancel")
+                raise GuestError(f"migration did not end in {run['timeout_s']} s (status {st})")
+            time.sleep(0.05)
+        if st != "completed":
+            raise GuestError(f"migration {st}: {info.get('error-desc', '')}")
+        ram = info.get("ram", {})
+        page = ram.get("page-size", 4096) or 4096
+        sent = ram.get("normal", 0) + ram.get("duplicate", 0)
+        row.update(total_ms=info.get("total-time"), downtime_ms=info.get("downtime"),
+                   setup_ms=info.get("setup-time"), transferred_bytes=ram.get("transferred"),
+                   normal_pages=ram.get("normal"), zero_pages=ram.get("duplicate"),
+                   dirty_sync_count=ram.get("dirty-sync-count"),
+                   skipped_pages=max(0, ram.get("total", 0) // page - sent))
+        src.stop()
+        mark = dst.mark()
+        deadline = time.monotonic() + 10
+        while dst.qmp.cmd("query-status").get("status") != "running":
+            if time.monotonic() > deadline:
+                raise GuestError("destination not running 10 s after the migration completed")
+            time.sleep(0.05)
+        dst.type("verify\n")
+        _, m, _ = dst.wait_line(r"^MIGWORK verify (.*)", 120, start=mark)
+        v = kv(m.group(1))
+        row["data_verified"] = int(v["data_verified"])
+        row["bad_pages"] = int(v["bad_pages"])
+        return row
+    finally:
+        src.stop()
+        dst.stop()
+
+
+# --- the run -------------------------------------------------------------------------------
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="quick_reps repetitions, results/quick/")
+    ap.add_argument("--configs", default="", help="comma-separated configuration names")
+    ap.add_argument("--reps", type=int, default=0)
+    ap.add_argument("--out", default="")
+    a = ap.parse_args()
+
+    run, cfgs = load([x for x in a.configs.split(",") if x] or None)
+    reps = a.reps or (run["quick_reps"] if a.quick else run["reps"])
+    out = os.path.join(ROOT, a.out or ("results/quick" if a.quick else "results"))
+    matrix = "migration-quick" if a.quick else "migration"
+    logdir = os.path.join(ROOT, "build/bench/logs", matrix)
+    os.makedirs(logdir, exist_ok=True)
+    os.makedirs(out, exist_ok=True)
+
+    say(f"== fastballoon migration bench: {reps} repetition(s), results in {os.path.relpath(out, ROOT)}/")
+    for c in cfgs:
+        configs.check(c)
+        say(f"   {c.name:18s} {'unavailable: ' + c.unavailable if c.unavailable else 'ready'}")
+    runnable = [c for c in cfgs if not c.unavailable]
+    if not runnable:
+        raise SystemExit("bench: no migration configuration can run (see above)")
+    stock = configs.qemu_path("stock")
+    accel, how = accel_mod.choose(stock if os.path.exists(stock) else runnable[0].qemu)
+    say(f"   accelerator: {accel} ({how}); max-bandwidth {run['speed']} B/s,"
+        f" downtime-limit {run['downtime_ms']} ms")
+    md = meta.collect(cfgs, accel, how, make_client("/nonexistent").kind, matrix)
+    for c in cfgs:
+        md["configs"][c.name].update(hints=c.hints, drop=c.drop,
+                                     qemu_args=" ".join(c.qemu_args))
+    md["migration"] = dict(run, reps=reps, transport="unix socket on this host",
+                           speed_note="max-bandwidth set explicitly: 100 GiB/s = unlimited on a "
+                                      "local socket (QEMU's default 128 MiB/s would dominate)")
+    if md["busy_note"]:
+        say(f"   note: {md['busy_note']}")
+
+    pts = [(rep, c) for rep in range(1, reps + 1) for c in runnable]
+    path = os.path.join(out, "migration.csv")
+    f = open(path, "w", newline="")
+    w = csv.DictWriter(f, fieldnames=COLUMNS, extrasaction="ignore")
+    w.writeheader()
+    done, failures = {}, []
+    t_run = time.monotonic()
+
+    def left(rest):
+        allv = [v for vs in done.values() for v in vs]
+        return sum(statistics.mean(done[c.name]) if c.name in done
+                   else (statistics.mean(allv) if allv else 40) for _, c in rest)
+
+    say(f"== {len(pts)} migrations (about {hms(left(pts))} by a first guess)")
+    try:
+        for i, (rep, c) in enumerate(pts):
+            tag = f"{c.name}-r{rep}"
+            log = os.path.join(logdir, tag + ".log")
+            row = {"config": c.name, "guest": c.guest, "accel": accel, "rep": rep,
+                   "qemu": c.qemu_kind, "hints": c.hints, "drop": c.drop, "mem_mib": run["mem_mib"],
+                   "live_mib": run["live_mib"], "speed_bytes_per_s": run["speed"],
+                   "downtime_limit_ms": run["downtime_ms"], "data_verified": 0}
+            t0 = time.monotonic()
+            try:
+                fn = run_linux if c.guest == "linux" else run_ours
+                row.update(fn(c, run, accel, os.path.join(ROOT, "build/bench/mig", tag), log))
+                what = (f"total {row['total_ms']} ms, downtime {row['downtime_ms']} ms, "
+                        f"{row['transferred_bytes'] / 2**20:.0f} MiB sent, "
+                        f"{row['skipped_pages'] * 4096 / 2**20:.0f} MiB skipped, verified {row['data_verified']}")
+                if row.get("error"):
+                    failures.append({"point": tag, "error": row["error"]})
+                    what += f" ({row['error']})"
+            except (GuestError, QMPError, OSError, subprocess.TimeoutExpired) as e:
+                row["error"] = str(e).replace("\n", " | ")
+                failures.append({"point": tag, "error": str(e)})
+                what = f"FAILED: {str(e).splitlines()[0]}"
+            row["wall_s"] = round(time.monotonic() - t0, 1)
+            done.setdefault(c.name, []).append(row["wall_s"])
+            w.writerow({k: fmt(v) for k, v in row.items()})
+            f.flush()
+            say(f"[{i + 1}/{len(pts)}] {c.name} rep {rep}: {what} ({row['wall_s']:.0f} s; elapsed "
+                f"{hms(time.monotonic() - t_run)}, ~{hms(left(pts[i + 1:]))} left)")
+    except KeyboardInterrupt:
+        md["interrupted"] = True
+        say("bench: interrupted; writing the report of the migrations measured so far")
+    f.close()
+    md["loadavg_end"] = meta.loadavg()
+    md["run_s"] = round(time.monotonic() - t_run, 1)
+    md["failures"] = failures
+    with open(os.path.join(out, "migration.json"), "w") as jf:
+        json.dump(md, jf, indent=2)
+        jf.write("\n")
+    say(migration_report.write(out))
+    if md.get("interrupted"):
+        sys.exit(130)
+    if failures:
+        say(f"bench: {len(failures)} migration(s) failed; see {os.path.relpath(path, ROOT)} (error column)")
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
