@@ -13,7 +13,13 @@ BENCH_BUILD_OTHERS ?= 1
 BENCH_PYTHON ?= /usr/bin/python3
 BENCH_FLOOR := build/bench/floor
 
-.PHONY: bench bench-quick bench-deps bench-linux-guest bench-others bench-selftest
+# the migration benchmark (issue 7, bench/migration.py, bench/migration.cfg) runs after
+# the inflate one: 3 repetitions in `make bench`, 1 in `make bench-quick`.
+# BENCH_MIGRATION=0 skips it; BENCH_MIG_ARGS passes e.g. '--configs ours-bitmap --reps 1'.
+BENCH_MIGRATION ?= 1
+BENCH_MIGRATION_RUN = $(if $(filter 1,$(BENCH_MIGRATION)),$(BENCH_PYTHON) bench/migration.py,@true)
+
+.PHONY: bench bench-quick bench-migration bench-deps bench-linux-guest bench-others bench-selftest
 
 # everything: our guest, QEMU's build and the benchmark's own tools
 bench-deps:
@@ -36,11 +42,17 @@ endif
 
 bench: bench-deps bench-linux-guest $(BENCH_FLOOR) bench-others
 	$(BENCH_PYTHON) bench/run.py --matrix default $(BENCH_ARGS)
+	$(BENCH_MIGRATION_RUN) $(BENCH_MIG_ARGS)
 
 bench-quick: bench-deps bench-linux-guest $(BENCH_FLOOR) bench-others
 	$(BENCH_PYTHON) bench/run.py --matrix quick $(BENCH_ARGS)
+	$(BENCH_MIGRATION_RUN) --quick $(BENCH_MIG_ARGS)
 
 # the benchmark's own pure parts (no QEMU, a second or so): columns, parsing,
 # planning, floor choice, command lines, report on made-up rows
 bench-selftest:
 	$(BENCH_PYTHON) bench/test_bench.py
+
+# the migration benchmark alone (results/migration.*)
+bench-migration: bench-deps bench-linux-guest bench-others
+	$(BENCH_PYTHON) bench/migration.py $(BENCH_MIG_ARGS)

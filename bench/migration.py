@@ -76,6 +76,7 @@ def load(only=None):
             raise SystemExit(f"bench: {CFG} [{name}]: guest must be one of {configs.GUEST_KINDS}")
         c.hints = s.get("hints", "none")
         c.drop = s.getint("drop", 0)
+        c.max_reps = s.getint("max_reps", 0)
         if c.hints not in ("none", "fph", "bitmap"):
             raise SystemExit(f"bench: {CFG} [{name}]: hints must be none, fph or bitmap")
         cfgs.append(c)
@@ -273,7 +274,8 @@ def main():
     if md["busy_note"]:
         say(f"   note: {md['busy_note']}")
 
-    pts = [(rep, c) for rep in range(1, reps + 1) for c in runnable]
+    pts = [(rep, c) for rep in range(1, reps + 1) for c in runnable
+           if a.reps or not c.max_reps or rep <= c.max_reps]
     path = os.path.join(out, "migration.csv")
     f = open(path, "w", newline="")
     w = csv.DictWriter(f, fieldnames=COLUMNS, extrasaction="ignore")
