@@ -220,13 +220,23 @@ def run_linux(c, run, accel, workdir, log):
                    skipped_pages=max(0, ram.get("total", 0) // page - sent))
         src.stop()
         mark = dst.mark()
-        deadline = time.monotonic() + 10
-        while dst.qmp.cmd("query-status").get("status") != "running":
-            if time.monotonic() > deadline:
-                raise GuestError("destination not running 10 s after the migration completed")
-            time.sleep(0.05)
-        dst.type("verify\n")
-        _, m, _ = dst.wait_line(r"^MIGWORK verify (.*)", 120, start=mark)
+        try:
+            deadline = time.monotonic() + 10
+            while dst.qmp.cmd("query-status").get("status") != "running":
+                if time.monotonic() > deadline:
+                    raise GuestError("destination not running 10 s after the migration completed")
+                time.sleep(0.05)
+            dst.type("verify\n")
+            _, m, _ = dst.wait_line(r"^MIGWORK verify (.*)", 120, start=mark)
+        except Exception as e:
+            # the migrated guest may have died: say how (a kernel oops means lost memory)
+            time.sleep(1)
+            lines, _ = dst.lines_since(0)
+            crash = [ln for ln in lines if re.search(r"BUG:|Oops|Kernel panic|general protection", ln)]
+            row.update(data_verified=0, error="destination guest crashed after the migration: " +
+                       " / ".join(ln.strip() for ln in crash[:3]) + f" (log {dst.log_path})"
+                       if crash else f"no verification on the destination: {e}")
+            return row
         v = kv(m.group(1))
         row["data_verified"] = int(v["data_verified"])
         row["bad_pages"] = int(v["bad_pages"])
@@ -307,7 +317,7 @@ def main():
                 if row.get("error"):
                     failures.append({"point": tag, "error": row["error"]})
                     what += f" ({row['error']})"
-            except (GuestError, QMPError, OSError, subprocess.TimeoutExpired) as e:
+            except Exception as e:  # GuestError, QMPError, OSError, qemu.qmp's own errors
                 row["error"] = str(e).replace("\n", " | ")
                 failures.append({"point": tag, "error": str(e)})
                 what = f"FAILED: {str(e).splitlines()[0]}"
