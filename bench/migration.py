@@ -39,7 +39,8 @@ CFG = os.path.join(ROOT, "bench/migration.cfg")
 COLUMNS = ["config", "guest", "total_ms", "downtime_ms", "transferred_bytes", "skipped_pages",
            "data_verified", "accel", "rep", "qemu", "hints", "drop", "mem_mib", "live_mib",
            "cache_mib", "workload_mib", "speed_bytes_per_s", "downtime_limit_ms", "skipped_how",
-           "setup_ms", "normal_pages", "zero_pages", "dirty_sync_count", "hinted_pages",
+           "setup_ms", "normal_pages", "zero_pages", "dirty_sync_count", "precopy_bytes",
+           "downtime_bytes", "precopy_mib_s", "hinted_pages",
            "hint_rounds", "drop_pages", "bad_pages", "wall_s", "error"]
 
 
@@ -135,10 +136,41 @@ def run_ours(c, run, accel, workdir, log):
            "live_mib": int(b.get("live_mib", run["live_mib"])),
            "hinted_pages": b.get("hinted_pages"), "hint_rounds": b.get("hint_rounds"),
            "drop_pages": b.get("drop_pages")}
+    row.update(host_side(agent_final(workdir)))
     if r.returncode != 1:   # isa-debug-exit status 1 = every check passed
         row["data_verified"] = 0 if row["data_verified"] == 1 and fails else row["data_verified"]
         row["error"] = f"agent exit {r.returncode}" + (f": {fails[0]}" if fails else "")
     return row
+
+
+def agent_final(workdir):
+    """The final query-migrate the agent answered the guest with (calls.log), or {}."""
+    last = {}
+    try:
+        with open(os.path.join(workdir, "calls.log"), errors="replace") as f:
+            for ln in f:
+                i = ln.find("< ok {")
+                if i >= 0 and '"status":"completed"' in ln:
+                    try:
+                        last = json.loads(ln[i + 5:])
+                    except ValueError:
+                        pass
+    except OSError:
+        pass
+    return last
+
+
+def host_side(info):
+    """Columns from a final query-migrate: QEMU's own page counts and where the bytes went."""
+    ram = info.get("ram", {})
+    if not ram:
+        return {}
+    pre_ms = (info.get("total-time") or 0) - (info.get("downtime") or 0)
+    return {"setup_ms": info.get("setup-time"), "normal_pages": ram.get("normal"),
+            "zero_pages": ram.get("duplicate"), "dirty_sync_count": ram.get("dirty-sync-count"),
+            "precopy_bytes": ram.get("precopy-bytes"), "downtime_bytes": ram.get("downtime-bytes"),
+            "precopy_mib_s": (round(ram["precopy-bytes"] / 2**20 / (pre_ms / 1000), 1)
+                              if pre_ms > 0 and ram.get("precopy-bytes") is not None else None)}
 
 
 # --- the stock Linux guest: migrated from here --------------------------------------------
@@ -213,10 +245,9 @@ def run_linux(c, run, accel, workdir, log):
         ram = info.get("ram", {})
         page = ram.get("page-size", 4096) or 4096
         sent = ram.get("normal", 0) + ram.get("duplicate", 0)
+        row.update(host_side(info))
         row.update(total_ms=info.get("total-time"), downtime_ms=info.get("downtime"),
-                   setup_ms=info.get("setup-time"), transferred_bytes=ram.get("transferred"),
-                   normal_pages=ram.get("normal"), zero_pages=ram.get("duplicate"),
-                   dirty_sync_count=ram.get("dirty-sync-count"),
+                   transferred_bytes=ram.get("transferred"),
                    skipped_pages=max(0, ram.get("total", 0) // page - sent))
         src.stop()
         mark = dst.mark()

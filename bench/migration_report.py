@@ -50,6 +50,7 @@ def summarize(rows):
              "errors": [r["error"] for r in rs if r.get("error")],
              "live_mib": num(rs[0].get("live_mib")) or 0}
         for k in ("total_ms", "downtime_ms", "transferred_bytes", "skipped_pages", "zero_pages",
+                  "precopy_mib_s", "downtime_bytes",
                   "cache_mib", "workload_mib", "drop_pages"):
             v = [num(r.get(k)) for r in ok if num(r.get(k)) is not None]
             s[k] = statistics.median(v) if v else None
@@ -80,12 +81,13 @@ def rate(s):
 
 def table(summ):
     lines = ["| configuration | guest | QEMU | hints | drop | total ms | downtime ms | sent MiB | "
-             "skipped MiB | MiB/s | verified |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "skipped MiB | MiB/s | precopy MiB/s | verified |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for s in summ:
         lines.append(f"| {s['config']} | {s['guest']} | {s['qemu']} | {s['hints']} | {s['drop']} | "
                      f"{spread(s, 'total_ms')} | {spread(s, 'downtime_ms')} | "
                      f"{spread(s, 'transferred_bytes', MIB)} | {spread(s, 'skipped_pages', 256)} | "
-                     f"{rate(s)} | {s['verified']}/{s['n']} |")
+                     f"{rate(s)} | {f0(s.get('precopy_mib_s'))} | {s['verified']}/{s['n']} |")
     return "\n".join(lines)
 
 
@@ -123,6 +125,11 @@ def targets(summ):
                 why = (f" Why: {other} sent {o['transferred_bytes'] / MIB:.0f} MiB, the bitmap "
                        f"{b['transferred_bytes'] / MIB:.0f} MiB ({rb:.1f}x fewer bytes) at {rate(b)} MiB/s "
                        f"against {rate(o)} MiB/s (time = bytes / throughput)")
+                if b.get("precopy_mib_s") and o.get("precopy_mib_s"):
+                    why += (f"; while the guest ran, QEMU sent {b['precopy_mib_s']:.0f} MiB/s with the "
+                            f"bitmap and {o['precopy_mib_s']:.0f} MiB/s in {other}, and "
+                            f"{b['downtime_bytes'] / MIB:.0f} vs {o['downtime_bytes'] / MIB:.0f} MiB "
+                            f"went in the downtime")
                 if other.startswith("ours-none"):
                     ceil = o["transferred_bytes"] / MIB / (b["live_mib"] * 1.05)
                     why += (f". Even at the bytes target (live + 5%) the ratio could reach only "
@@ -230,7 +237,9 @@ of the final `query-migrate`. *skipped*: our guest counts, on the destination, t
 pages that held data before the migration and read zero afterwards (pages the host never
 sent); for the Linux guest it is the host's `ram.total` minus the pages sent as data or as
 zero pages (`normal` + `duplicate`, which count re-sends too, so it is a lower bound).
-*verified*: the live data (and for our guest its cache) checked page by page on the
+*MiB/s*: sent / total time; *precopy MiB/s*: bytes sent while the guest ran / (total -
+downtime), from QEMU's final `query-migrate` (precopy-bytes; for our guest read from the
+agent's calls.log). *verified*: the live data (and for our guest its cache) checked page by page on the
 destination.
 
 ![migration](migration.png)
@@ -251,7 +260,27 @@ destination.
 - **ours-none / ours-fph / ours-bitmap**: our guest (`test=bench-migrate`,
   docs/bench-guest-modes.md) migrated by tests/hostagent.py. `-drop` configurations drop
   the cache (kind 3) first: with the bitmap through the device (QMP `qom-set drop-cache`),
-  otherwise the guest drops it itself.
+  otherwise the guest drops it itself. ours-none-patched (1 repetition) is the bitmap's
+  binary without hints, so a difference between stock and patched QEMU shows apart from
+  the protocol.
+
+## Reading the figures (TCG, 2 cores)
+
+- With max-bandwidth unlimited, throughput is CPU: the source's migration thread, its
+  vCPU thread and the destination share two cores. Our guest keeps its vCPU busy during
+  the migration (it serves the device and polls the agent in a busy-wait loop,
+  guest/tests/migrate-hints.c), the Linux guest sleeps in HLT waiting for console input,
+  which leaves more CPU to the migration (compare the MiB/s column). Once the source stops
+  for the switch-over the same QEMU moves GB/s, so a run whose early bandwidth estimate
+  lets it stop with much left (`downtime` hundreds of ms, large `downtime-bytes`) can end
+  far sooner than another repetition of the same configuration: look at the spread.
+- Time is bytes / throughput, so the 10x target needs ~10x fewer bytes at equal
+  throughput; with 512 MiB of live data that must be sent, no-hints would have to send
+  over 5 GiB, more than this 4 GiB guest has. Against FREE_PAGE_HINT, our guest answers
+  both protocols from the same free-page bitmap and both skip the same pages, so the
+  bitmap can only win on how soon its hints land and what it costs per round.
+- A configuration with unverified repetitions is listed under the targets with its error;
+  its failed repetitions are left out of the medians (see the csv's error column).
 {note}
 """
     with open(os.path.join(out, "migration.md"), "w") as f:
