@@ -52,6 +52,7 @@ bench-quick: bench-deps bench-linux-guest $(BENCH_FLOOR) bench-others
 # planning, floor choice, command lines, report on made-up rows
 bench-selftest:
 	$(BENCH_PYTHON) bench/test_bench.py
+	$(BENCH_PYTHON) bench/test_migration.py
 
 # the migration benchmark alone (results/migration.*)
 bench-migration: bench-deps bench-linux-guest bench-others

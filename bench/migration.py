@@ -327,7 +327,7 @@ def main():
     def left(rest):
         allv = [v for vs in done.values() for v in vs]
         return sum(statistics.mean(done[c.name]) if c.name in done
-                   else (statistics.mean(allv) if allv else 40) for _, c in rest)
+                   else (statistics.mean(allv) if allv else 15) for _, c in rest)
 
     say(f"== {len(pts)} migrations (about {hms(left(pts))} by a first guess)")
     try:

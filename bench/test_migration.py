@@ -1,0 +1,102 @@
+#!/usr/bin/python3
+"""Self-tests of the migration benchmark's pure parts (no QEMU, well under a second):
+BENCH line parsing, QEMU's final query-migrate to columns, the agent's calls.log, the
+configurations file, and the report's targets on made-up rows."""
+import csv
+import json
+import os
+import sys
+import tempfile
+import unittest
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import migration  # noqa: E402
+import migration_report  # noqa: E402
+
+
+class Parse(unittest.TestCase):
+    def test_bench_line(self):
+        d = migration.kv('op=migrate hints=bitmap total_ms=595 downtime_ms=110 '
+                         'transferred_bytes=132072253 data_verified=1 error="x y"')
+        self.assertEqual(d["total_ms"], "595")
+        self.assertEqual(d["error"], "x y")
+
+    def test_host_side(self):
+        info = {"status": "completed", "total-time": 1000, "downtime": 200, "setup-time": 3,
+                "ram": {"normal": 10, "duplicate": 5, "dirty-sync-count": 3,
+                        "precopy-bytes": 800 * 2**20, "downtime-bytes": 5}}
+        h = migration.host_side(info)
+        self.assertEqual(h["precopy_mib_s"], 1000.0)
+        self.assertEqual(h["zero_pages"], 5)
+        self.assertEqual(migration.host_side({}), {})
+
+    def test_agent_final(self):
+        with tempfile.TemporaryDirectory() as d:
+            with open(os.path.join(d, "calls.log"), "w") as f:
+                f.write('   1.0 src < ok {"status":"active","ram":{}}\n')
+                f.write('   2.0 dest1 < ok {"status":"completed","total-time":7,"ram":{"normal":1}}\n')
+            self.assertEqual(migration.agent_final(d)["total-time"], 7)
+            self.assertEqual(migration.agent_final(os.path.join(d, "none")), {})
+
+    def test_config_file(self):
+        run, cfgs = migration.load()
+        names = [c.name for c in cfgs]
+        for n in ("linux-nohints", "linux-fph", "ours-none", "ours-fph", "ours-bitmap",
+                  "ours-none-drop", "ours-fph-drop", "ours-bitmap-drop"):
+            self.assertIn(n, names)
+        self.assertEqual(run["mem_mib"], 4096)
+        self.assertEqual(run["live_mib"], 512)
+        self.assertGreater(run["speed"], 128 * 2**20)   # set explicitly, above QEMU's default
+        ours = [c for c in cfgs if c.guest == "fastballoon"][0]
+        argv = migration.ours_argv(ours, run, "tcg")
+        fw = [a for a in argv if a.startswith("name=opt/fastballoon/args")][0]
+        self.assertIn("test=bench-migrate", fw)
+        self.assertIn(f"speed={run['speed']}", fw)
+
+
+class Report(unittest.TestCase):
+    def rows(self, bitmap_ms, bitmap_bytes):
+        base = {"guest": "fastballoon", "data_verified": "1", "live_mib": "512", "error": "",
+                "skipped_pages": "800000", "cache_mib": "320", "drop": "0"}
+        out = []
+        for cfg, hints, ms, b in (("ours-none", "none", 12000, 4068), ("ours-fph", "fph", 600, 900),
+                                  ("ours-bitmap", "bitmap", bitmap_ms, bitmap_bytes)):
+            out.append(dict(base, config=cfg, hints=hints, total_ms=str(ms), downtime_ms="100",
+                            transferred_bytes=str(b * 2**20)))
+        return out
+
+    def write(self, rows, d):
+        with open(os.path.join(d, "migration.csv"), "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=migration.COLUMNS, extrasaction="ignore")
+            w.writeheader()
+            for r in rows:
+                w.writerow(r)
+        with open(os.path.join(d, "migration.json"), "w") as f:
+            json.dump({"migration": {"reps": 1, "live_mib": 512}}, f)
+        return migration_report.write(d)
+
+    def test_missed_and_met(self):
+        with tempfile.TemporaryDirectory() as d:
+            out = self.write(self.rows(3000, 900), d)
+            self.assertIn("missed by 362 MiB", out)
+            self.assertIn("ours-none**: 3000 vs 12000 ms = 4.0x shorter, target >= 10x: **missed", out)
+            out = self.write(self.rows(300, 530), d)
+            self.assertIn("= 538 MiB: **met**", out)
+            self.assertIn("40.0x shorter, target >= 10x: **met**", out)
+            self.assertIn("2.0x shorter, target >= 2x: **met**", out)
+            # the README section is replaced, not appended twice
+            with open(os.path.join(d, "README.md")) as f:
+                self.assertEqual(f.read().count(migration_report.BEGIN), 1)
+
+    def test_unverified_is_reported(self):
+        rows = self.rows(300, 530)
+        rows[1].update(data_verified="0", error="destination guest crashed")
+        with tempfile.TemporaryDirectory() as d:
+            out = self.write(rows, d)
+            self.assertIn("ours-fph: 1 of 1 migrations not verified", out)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=1)
