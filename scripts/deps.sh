@@ -48,13 +48,14 @@ if [ "$(id -u)" != 0 ]; then
 fi
 export DEBIAN_FRONTEND=noninteractive
 echo "deps: apt-get update"
-if ! apt-get update -q >/tmp/fastballoon-apt-update.log 2>&1; then
+if ! apt-get -o DPkg::Lock::Timeout=300 update -q >/tmp/fastballoon-apt-update.log 2>&1; then
 	echo "deps: apt-get update failed; see /tmp/fastballoon-apt-update.log" >&2
 	tail -5 /tmp/fastballoon-apt-update.log >&2
 	exit 1
 fi
 echo "deps: apt-get install ${missing[*]}"
-if ! apt-get install -y -q --no-install-recommends "${missing[@]}" 2>&1 |
+# another apt (unattended upgrades, a second make) may hold the lock: wait for it
+if ! apt-get -o DPkg::Lock::Timeout=300 install -y -q --no-install-recommends "${missing[@]}" 2>&1 |
 	grep --line-buffered -E '^(Unpacking|Setting up|E:)'; then
 	:
 fi
