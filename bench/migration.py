@@ -8,7 +8,7 @@ tests/hostagent.py; we start the agent and parse its BENCH line. The stock Linux
 here: a destination QEMU with the same command line plus -incoming on a unix socket, QMP
 migrate, poll query-migrate, then "verify" on the destination's console.
 
-usage: bench/migration.py [--quick] [--configs NAME,...] [--reps N] [--out DIR]
+usage: bench/migration.py [--quick] [--configs NAME,...] [--reps N] [--out DIR] [--speed B/S]
 environment: ACCEL=tcg|kvm|auto, QEMU_STOCK, QEMU_PATCHED (as bench/run.py)"""
 import argparse
 import configparser
@@ -284,9 +284,12 @@ def main():
     ap.add_argument("--configs", default="", help="comma-separated configuration names")
     ap.add_argument("--reps", type=int, default=0)
     ap.add_argument("--out", default="")
+    ap.add_argument("--speed", type=int, default=0, help="max-bandwidth, bytes/s (default: migration.cfg's)")
     a = ap.parse_args()
 
     run, cfgs = load([x for x in a.configs.split(",") if x] or None)
+    if a.speed:
+        run["speed"] = a.speed
     reps = a.reps or (run["quick_reps"] if a.quick else run["reps"])
     out = os.path.join(ROOT, a.out or ("results/quick" if a.quick else "results"))
     matrix = "migration-quick" if a.quick else "migration"

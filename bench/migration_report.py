@@ -201,6 +201,15 @@ def plot(summ, path):
     return ""
 
 
+def speed_words(speed):
+    if not isinstance(speed, int):
+        return "?"
+    if speed >= 10 * 2**30:
+        return ("unlimited: the local unix socket is the only limit; QEMU's default 128 MiB/s "
+                "would make every row bytes / 128 MiB/s")
+    return f"capped at {speed / MIB:.0f} MiB/s"
+
+
 def write(out):
     rows = read(out)
     summ = summarize(rows)
@@ -217,8 +226,7 @@ def write(out):
             f"**{md.get('accel', '?')}** ({md.get('accel_how', '')}), CPU {md.get('cpu_model', '?')} "
             f"x{md.get('cpus', '?')}, load {load[0]} at start, {load[1]} at end. "
             f"Guest {m.get('mem_mib', '?')} MiB, 1 vCPU, live data {m.get('live_mib', '?')} MiB; "
-            f"max-bandwidth {m.get('speed', '?')} B/s (unlimited: the local unix socket is the only "
-            f"limit; QEMU's default 128 MiB/s would make every row bytes / 128 MiB/s), downtime-limit "
+            f"max-bandwidth {m.get('speed', '?')} B/s ({speed_words(m.get('speed'))}), downtime-limit "
             f"{m.get('downtime_ms', '?')} ms; {m.get('reps', '?')} repetition(s), run "
             f"{md.get('run_s', '?')} s. QEMU: "
             + "; ".join(f"{k}: {v}" for k, v in md.get("qemu_versions", {}).items()) +
