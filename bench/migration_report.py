@@ -287,6 +287,9 @@ destination.
   over 5 GiB, more than this 4 GiB guest has. Against FREE_PAGE_HINT, our guest answers
   both protocols from the same free-page bitmap and both skip the same pages, so the
   bitmap can only win on how soon its hints land and what it costs per round.
+- The Linux guest's FREE_PAGE_HINT destination has died after the switch-over in some
+  runs on this machine (Debian QEMU 7.2, TCG; bench/README.md, "What the migration runs
+  showed"): such a run is data_verified=0 with the kernel's oops as its error.
 - A configuration with unverified repetitions is listed under the targets with its error;
   its failed repetitions are left out of the medians (see the csv's error column).
 {note}
