@@ -18,6 +18,7 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -117,8 +118,20 @@ def run_ours(c, run, accel, workdir, log):
     os.makedirs(workdir)
     cmd = [sys.executable, os.path.join(ROOT, "tests/hostagent.py"), "--dir", workdir, "--log", log,
            "--timeout", str(run["timeout_s"]), "--"] + ours_argv(c, run, accel)
-    r = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                       timeout=run["timeout_s"] + 60)
+    # the agent stops its QEMUs on SIGTERM: interrupted, give it that chance before a kill
+    agent = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True)
+    try:
+        agent.communicate(timeout=run["timeout_s"] + 60)
+    except BaseException:
+        agent.terminate()
+        try:
+            agent.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            agent.kill()   # our own child, by its pid
+            agent.wait()
+        raise
+    r = agent
     with open(log, "rb") as f:
         text = f.read().decode("utf-8", "replace").replace("\r", "")
     bench = [ln for ln in text.splitlines() if ln.startswith("BENCH ")]
@@ -318,6 +331,11 @@ def main():
     if md["busy_note"]:
         say(f"   note: {md['busy_note']}")
 
+    # SIGTERM (a runner's timeout) ends the run like Ctrl-C: the report of what was measured
+    def on_term(*_):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_term)
     pts = [(rep, c) for rep in range(1, reps + 1) for c in runnable
            if a.reps or not c.max_reps or rep <= c.max_reps]
     path = os.path.join(out, "migration.csv")
@@ -348,12 +366,14 @@ def main():
                 what = (f"total {row['total_ms']} ms, downtime {row['downtime_ms']} ms, "
                         f"{row['transferred_bytes'] / 2**20:.0f} MiB sent, "
                         f"{row['skipped_pages'] * 4096 / 2**20:.0f} MiB skipped, verified {row['data_verified']}")
+                if row.get("data_verified") != 1 and not row.get("error"):
+                    row["error"] = f"data not intact on the destination (bad_pages={row.get('bad_pages')})"
                 if row.get("error"):
-                    failures.append({"point": tag, "error": row["error"]})
+                    failures.append({"point": tag, "guest": c.guest, "error": row["error"]})
                     what += f" ({row['error']})"
             except Exception as e:  # GuestError, QMPError, OSError, qemu.qmp's own errors
                 row["error"] = str(e).replace("\n", " | ")
-                failures.append({"point": tag, "error": str(e)})
+                failures.append({"point": tag, "guest": c.guest, "error": str(e)})
                 what = f"FAILED: {str(e).splitlines()[0]}"
             row["wall_s"] = round(time.monotonic() - t0, 1)
             done.setdefault(c.name, []).append(row["wall_s"])
@@ -375,8 +395,14 @@ def main():
     if md.get("interrupted"):
         sys.exit(130)
     if failures:
-        say(f"bench: {len(failures)} migration(s) failed; see {os.path.relpath(path, ROOT)} (error column)")
-        sys.exit(1)
+        say(f"bench: {len(failures)} migration(s) failed or were not verified; see "
+            f"{os.path.relpath(path, ROOT)} (error column) and migration.md")
+        # the stock Linux anchor failing (e.g. linux-fph's destination dying on Debian's QEMU
+        # 7.2 under TCG) is a finding about stock QEMU, reported above; only a failure of
+        # our own guest fails the run
+        if any(f.get("guest") != "linux" for f in failures):
+            sys.exit(1)
+        say("bench: only stock Linux guest migrations failed: reported, not a benchmark failure")
 
 
 if __name__ == "__main__":
