@@ -112,6 +112,7 @@ TEST_STAGES += ;device-qtest=$(MAKE) --no-print-directory test-device-qtest
 TEST_STAGES += ;stock-on-patched=QEMU=build/qemu/qemu-system-x86_64 tests/run -g stock
 # the benchmark's pure parts (columns, parsing, planning, report), no QEMU
 TEST_STAGES += ;bench-selftest=scripts/unittest-tap.sh $(BENCH_PYTHON) bench/test_bench.py
+TEST_STAGES += ;bench-migration-selftest=scripts/unittest-tap.sh $(BENCH_PYTHON) bench/test_migration.py
 test: deps
 	$(Q)$(MAKE) --no-print-directory guest unit $(TEST_PREREQS)
 	$(Q)STAGES='$(strip $(TEST_STAGES))' scripts/test-all.sh
