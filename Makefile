@@ -110,7 +110,9 @@ TEST_STAGES += ;device-unit=$(MAKE) --no-print-directory test-device-unit
 TEST_STAGES += ;device-fuzz=$(MAKE) --no-print-directory test-device-fuzz
 TEST_STAGES += ;device-qtest=$(MAKE) --no-print-directory test-device-qtest
 TEST_STAGES += ;stock-on-patched=QEMU=build/qemu/qemu-system-x86_64 tests/run -g stock
-# the benchmark's pure parts (columns, parsing, planning, report), no QEMU
+# the benchmark's pure parts (columns, parsing, planning, report), no QEMU;
+# Debian's python, which has Debian's matplotlib (bench/bench.mk says the same)
+BENCH_PYTHON ?= /usr/bin/python3
 TEST_STAGES += ;bench-selftest=scripts/unittest-tap.sh $(BENCH_PYTHON) bench/test_bench.py
 TEST_STAGES += ;bench-migration-selftest=scripts/unittest-tap.sh $(BENCH_PYTHON) bench/test_migration.py
 test: deps
