@@ -35,6 +35,9 @@ static const struct { const char *name; u32 bit; } break_names[] = {
 	{ "ranges-not-negotiated", BRK_RANGES_NOT_NEG },
 	{ "hint-used", BRK_HINT_USED },
 	{ "no-done", BRK_NO_DONE },
+	{ "no-poison-val", BRK_NO_POISON_VAL },
+	{ "ignore-config", BRK_IGNORE_CONFIG },
+	{ "no-suppress", BRK_NO_SUPPRESS },
 };
 
 u32 balloon_parse_break(const char *s)
@@ -647,6 +650,8 @@ u32 balloon_follow(struct balloon *b)
 	u32 target = balloon_num_pages(b);
 
 	b->cfg_changes_seen = b->vd.config_changes;
+	if (b->o.brk & BRK_IGNORE_CONFIG)
+		target = (u32)b->nr_pages;	/* the rule broken on purpose: num_pages not followed */
 	if (target > b->nr_pages)
 		balloon_inflate(b, target - b->nr_pages);
 	else if (target < b->nr_pages)
@@ -1388,7 +1393,7 @@ static int setup_device(struct balloon *b)
 	/* 5.5.5 / 5.5.6.6.1: poison_val before DRIVER_OK */
 	b->poison = virtio_has(vd, VIRTIO_BALLOON_F_PAGE_POISON);
 	b->poison_val = b->o.poison_val;
-	if (b->poison)
+	if (b->poison && !(b->o.brk & BRK_NO_POISON_VAL))
 		virtio_cwrite32(vd, CFG_POISON, b->poison_val);
 	if (b->svq) {
 		balloon_stats_default_values(b);

@@ -80,6 +80,9 @@ enum balloon_break {
 	BRK_RANGES_NOT_NEG = 1 << 15,	/* RANGES records although only PAGE_BITMAP was negotiated (FB-D5) */
 	BRK_HINT_USED = 1 << 16,	/* FREE_PAGES / FREE_PAGE_HINT also name the pages of b->brk_pfn..+brk_n (in use) (FB-D11, D8) */
 	BRK_NO_DONE = 1 << 17,		/* FREE_PAGES answers never end with DONE, CANCEL ignored (FB-D10) */
+	BRK_NO_POISON_VAL = 1 << 18,	/* poison_val not written to the config before DRIVER_OK (5.5.6.6 / D9) */
+	BRK_IGNORE_CONFIG = 1 << 19,	/* balloon_follow ignores num_pages (config change not acted on, 5.5.6) */
+	BRK_NO_SUPPRESS = 1 << 20,	/* virtio-ring: used-buffer notifications left enabled where the test suppresses them */
 };
 
 /* One balloon operation's stages, as the benchmark reads them (bench/README.md) */

@@ -12,6 +12,7 @@
  */
 #include "types.h"
 #include "io.h"
+#include "string.h"
 #include "pages.h"
 #include "report.h"
 #include "args.h"
@@ -27,6 +28,8 @@ static void features_test(void)
 	struct balloon *b = &bal;
 	u64 expect = arg_u64("expect", 0x12), off;
 	bool modern;
+	/* expect_wrong=features-ok: expect FEATURES_OK clear after negotiation (negative entry) */
+	bool fok_wrong = arg_get("expect_wrong") && !strcmp(arg_get("expect_wrong"), "features-ok");
 
 	if (!bt_init(b))
 		return;
@@ -45,7 +48,7 @@ static void features_test(void)
 	report(b->vd.features == (off & b->o.features), "negotiated = offered & accepted (0x%llx)",
 	       (unsigned long long)b->vd.features);
 	if (modern)
-		report(virtio_status(&b->vd) & VIRTIO_CONFIG_S_FEATURES_OK,
+		report(!!(virtio_status(&b->vd) & VIRTIO_CONFIG_S_FEATURES_OK) != fok_wrong,
 		       "FEATURES_OK read back set after feature negotiation (3.1.1)");
 	report((virtio_status(&b->vd) & 0x0f) == (VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
 						    VIRTIO_CONFIG_S_DRIVER_OK | (modern ? VIRTIO_CONFIG_S_FEATURES_OK : 0)) &&
@@ -101,6 +104,8 @@ static void config_test(void)
 	const u32 np = 0x10203, act = 0x10405;
 	u8 g0 = 0, g1 = 0;
 	u64 q = 0;
+	/* expect_wrong=generation: expect config_generation unchanged (negative entry) */
+	bool gen_wrong = arg_get("expect_wrong") && !strcmp(arg_get("expect_wrong"), "generation");
 
 	if (!bt_init(b))
 		return;
@@ -114,7 +119,7 @@ static void config_test(void)
 	       vd->tp->legacy ? " legacy: LE too" : "");
 	if (!vd->tp->legacy) {
 		g1 = vd->tp->generation(vd);
-		report(g1 != g0, "config_generation changed with num_pages (%u -> %u, 4.1.4.3.1)", g0, g1);
+		report((g1 != g0) != gen_wrong, "config_generation changed with num_pages (%u -> %u, 4.1.4.3.1)", g0, g1);
 	}
 	virtio_cwrite32(vd, 4, act);	/* one 32-bit write (5.5.6.2.1) */
 	report(virtio_cread8(vd, 4) == 0x05 && virtio_cread8(vd, 5) == 0x04 && virtio_cread8(vd, 6) == 0x01 &&

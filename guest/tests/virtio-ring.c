@@ -67,8 +67,13 @@ static void ring_test(void)
 		report(i1 > i0, "used-buffer notifications arrive while enabled (%llu by %s)",
 		       (unsigned long long)(i1 - i0), b->vd.msix ? "MSI-X" : "INTx");
 		/* suppressed: the device should not interrupt */
-		vq_disable_irq(b->ivq);
-		vq_disable_irq(b->dvq);
+		if (!(b->o.brk & BRK_NO_SUPPRESS)) {
+			vq_disable_irq(b->ivq);
+			vq_disable_irq(b->dvq);
+		} else {	/* break=no-suppress: the rule broken on purpose, notifications re-armed */
+			vq_enable_irq(b->ivq);
+			vq_enable_irq(b->dvq);
+		}
 		balloon_inflate(b, pages / 4);
 		balloon_deflate(b, pages / 4);
 		mdelay(50);
