@@ -38,6 +38,9 @@ static const struct { const char *name; u32 bit; } break_names[] = {
 	{ "no-poison-val", BRK_NO_POISON_VAL },
 	{ "ignore-config", BRK_IGNORE_CONFIG },
 	{ "no-suppress", BRK_NO_SUPPRESS },
+	{ "no-irq", BRK_NO_IRQ },
+	{ "no-kick", BRK_NO_KICK },
+	{ "reinflate", BRK_REINFLATE },
 };
 
 u32 balloon_parse_break(const char *s)

@@ -83,6 +83,9 @@ enum balloon_break {
 	BRK_NO_POISON_VAL = 1 << 18,	/* poison_val not written to the config before DRIVER_OK (5.5.6.6 / D9) */
 	BRK_IGNORE_CONFIG = 1 << 19,	/* balloon_follow ignores num_pages (config change not acted on, 5.5.6) */
 	BRK_NO_SUPPRESS = 1 << 20,	/* virtio-ring: used-buffer notifications left enabled where the test suppresses them */
+	BRK_NO_IRQ = 1 << 21,		/* virtio-ring: used-buffer notifications disabled where the test enables them */
+	BRK_NO_KICK = 1 << 22,		/* virtio-ring: buffers added and never notified (never come back) */
+	BRK_REINFLATE = 1 << 23,	/* balloon-inflate: deflated pages put back into the balloon before use */
 };
 
 /* One balloon operation's stages, as the benchmark reads them (bench/README.md) */

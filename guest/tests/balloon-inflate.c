@@ -91,6 +91,8 @@ static void balloon_inflate_test(void)
 	/* deflated pages are usable */
 	for (u64 i = 0; i < probe; i++)
 		pattern_fill(pfns[i], 1, 2);
+	if (b->o.brk & BRK_REINFLATE)	/* the rule broken on purpose: pages back in the balloon */
+		balloon_inflate_pfns(b, pfns, probe);
 	{
 		bool ok = true;
 
@@ -98,6 +100,8 @@ static void balloon_inflate_test(void)
 			ok &= pattern_ok(pfns[i], 1, 2);
 		report(ok, "deflated pages are usable: written pattern reads back");
 	}
+	if (b->o.brk & BRK_REINFLATE)
+		balloon_deflate_pfns(b, pfns, probe);
 	pool_free_range(&guest_pool, base, 2 * probe + 1);
 	report(pool_free_pages(&guest_pool) == free0, "allocator has every page back (%llu free)",
 	       (unsigned long long)pool_free_pages(&guest_pool));

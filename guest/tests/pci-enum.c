@@ -16,6 +16,8 @@
 static void pci_enum_test(void)
 {
 	int n = pci_scan(), agree = 0;
+	/* expect_wrong=cf8: compare ECAM's ids with CF8/CFC register 0x08 (negative entry) */
+	u32 cf8_reg = arg_get("expect_wrong") && !strcmp(arg_get("expect_wrong"), "cf8") ? 0x08 : 0;
 	struct pci_dev *bal = NULL;
 
 	report(n >= 2, "%d PCI functions found via %s", n, pci_access_method());
@@ -24,7 +26,7 @@ static void pci_enum_test(void)
 		struct pci_dev *d = pci_get(i);
 		u32 cf8;
 
-		outl(0x80000000u | (d->bus << 16) | (d->dev << 11) | (d->fn << 8), 0xcf8);
+		outl(0x80000000u | (d->bus << 16) | (d->dev << 11) | (d->fn << 8) | cf8_reg, 0xcf8);
 		cf8 = inl(0xcfc);
 		agree += cf8 == ((u32)d->device << 16 | d->vendor);
 		report_info("%02x:%02x.%x %04x:%04x class %06x%s", d->bus, d->dev, d->fn, d->vendor, d->device,
