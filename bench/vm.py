@@ -16,6 +16,9 @@ class GuestError(Exception):
 
 
 class VM:
+    # the console's input: none, unless a subclass types into it
+    console_input = subprocess.DEVNULL
+
     def __init__(self, argv, workdir, log_path):
         self.argv = list(argv)
         self.workdir = workdir
@@ -37,7 +40,7 @@ class VM:
         self.log = open(self.log_path, "w")
         self.log.write("# " + " ".join(argv) + "\n")
         self.t_start = time.monotonic()
-        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        self.proc = subprocess.Popen(argv, stdin=self.console_input, stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT)
         self.reader = threading.Thread(target=self._reader, daemon=True)
         self.reader.start()
