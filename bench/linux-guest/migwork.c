@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
+#include "guestutil.h"
 
 static long cmdline_long(const char *key, long def)
 {
@@ -37,33 +38,6 @@ static long cmdline_long(const char *key, long def)
 	snprintf(pat, sizeof(pat), " %s=", key);
 	p = strstr(buf, pat);
 	return p ? strtol(p + strlen(pat), NULL, 10) : def;
-}
-
-static long meminfo_kib(const char *key)
-{
-	FILE *f = fopen("/proc/meminfo", "r");
-	char line[256];
-	size_t n = strlen(key);
-	long val = -1;
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		if (!strncmp(line, key, n) && line[n] == ':') {
-			val = strtol(line + n + 1, NULL, 10);
-			break;
-		}
-	}
-	fclose(f);
-	return val;
-}
-
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
 /* splitmix64 finaliser: page and word index to a non-zero pseudo-random word */
