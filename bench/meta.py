@@ -1,8 +1,10 @@
 """The run's metadata: what machine, which binaries, which guest, when, which tree."""
 import datetime
+import json
 import os
 import platform
 import subprocess
+import time
 
 import configs
 
@@ -80,3 +82,13 @@ def collect(cfgs, accel, accel_how, qmp_kind, matrix_name):
                              "guest_args": c.guest_args, "unavailable": c.unavailable}
                     for c in cfgs},
     }
+
+
+def finish(md, path, t_run, failures):
+    """Close a run's metadata (load at the end, run time, failures) and write it."""
+    md["loadavg_end"] = loadavg()
+    md["run_s"] = round(time.monotonic() - t_run, 1)
+    md["failures"] = failures
+    with open(path, "w") as f:
+        json.dump(md, f, indent=2)
+        f.write("\n")

@@ -367,12 +367,7 @@ def main():
         md["interrupted"] = True
         say("bench: interrupted; writing the report of the migrations measured so far")
     f.close()
-    md["loadavg_end"] = meta.loadavg()
-    md["run_s"] = round(time.monotonic() - t_run, 1)
-    md["failures"] = failures
-    with open(os.path.join(out, "migration.json"), "w") as jf:
-        json.dump(md, jf, indent=2)
-        jf.write("\n")
+    meta.finish(md, os.path.join(out, "migration.json"), t_run, failures)
     say(migration_report.write(out))
     if md.get("interrupted"):
         sys.exit(130)

@@ -8,7 +8,6 @@ environment: ACCEL=tcg|kvm|auto, QEMU_STOCK, QEMU_PATCHED, QMP_CLIENT, BENCH_POL
              FLOOR_REPS, BENCH_SETTLE_S (see bench/README.md)"""
 import argparse
 import configparser
-import json
 import os
 import statistics
 import sys
@@ -174,12 +173,7 @@ def main():
         say("bench: interrupted; writing the report of the points measured so far")
     w.close()
 
-    md["loadavg_end"] = meta.loadavg()
-    md["run_s"] = round(time.monotonic() - t_run, 1)
-    md["failures"] = failures
-    with open(os.path.join(out, "inflate.json"), "w") as f:
-        json.dump(md, f, indent=2)
-        f.write("\n")
+    meta.finish(md, os.path.join(out, "inflate.json"), t_run, failures)
     say(report.write(out))
     if md.get("interrupted"):
         sys.exit(130)
