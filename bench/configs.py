@@ -12,6 +12,10 @@ ESP_IMG = os.environ.get("ESP_IMG", os.path.join(ROOT, "build/esp.img"))
 OVMF_CODE = os.environ.get("OVMF_CODE", "/usr/share/OVMF/OVMF_CODE_4M.fd")
 GUEST_KINDS = ("linux", "fastballoon")
 FRAG_MODES = ("native", "contig", "2m", "random-half", "every-other")
+OPS = ("inflate", "report")
+# touched points write the balloon's size plus this much of the guest's free memory
+# first (both guests: the Linux toucher and our touch_mib), lowest pages first
+TOUCH_MARGIN_MIB = 512
 
 
 @dataclass
@@ -34,6 +38,9 @@ class Config:
     kernel_args: str = ""  # linux guest: appended to the kernel command line
     sweeps: list = field(default_factory=list)  # empty: every sweep of the matrix
     max_reps: int = 0      # caps the matrix's repetitions (0: no cap)
+    op: str = "inflate"    # inflate: balloon inflate + deflate; report: free page reporting
+    count_discards: str = ""   # "perf": count QEMU's madvise(MADV_DONTNEED) calls (bench/discards.py)
+    matrices: list = field(default_factory=list)   # only in these matrices (default: all)
     unavailable: str = ""  # reason, empty when it can run
 
 
@@ -73,7 +80,13 @@ def load(path=os.path.join(ROOT, "bench/configs.cfg"), only=None):
                         (("translate_ns", "translate-ns"), ("discard_ns", "discard-ns"),
                          ("discard_calls", "discard-calls"))},
             qemu_args=shlex.split(s.get("qemu_args", "")), kernel_args=s.get("kernel_args", ""),
-            sweeps=s.get("sweeps", "").split(), max_reps=s.getint("max_reps", 0))
+            sweeps=s.get("sweeps", "").split(), max_reps=s.getint("max_reps", 0),
+            op=s.get("op", "inflate"), count_discards=s.get("count_discards", ""),
+            matrices=s.get("matrices", "").split())
+        if c.op not in OPS:
+            raise SystemExit(f"bench: {path} [{name}]: op must be one of {OPS}, not '{c.op}'")
+        if c.count_discards not in ("", "perf"):
+            raise SystemExit(f"bench: {path} [{name}]: count_discards must be empty or perf")
         if "," in c.guest_args:
             raise SystemExit(f"bench: {path} [{name}]: guest_args must not contain commas")
         out.append(c)
@@ -165,11 +178,14 @@ def argv(c, accel, mem_mib, balloon_mib, scenario, frag, seed=1):
             append += " " + c.kernel_args
         if scenario == "touched":
             # write at least the balloon's worth (+512 MiB), capped by what is available
-            append += f" fbtouch=1 fbtouch_mib={balloon_mib + 512}"
+            append += f" fbtouch=1 fbtouch_mib={balloon_mib + TOUCH_MARGIN_MIB}"
         a += ["-kernel", os.path.join(LINUX_DIR, "vmlinuz"),
               "-initrd", os.path.join(LINUX_DIR, "initramfs.cpio"), "-append", append]
     else:
-        args = f"{c.guest_args} frag={frag} touch={1 if scenario == 'touched' else 0} seed={seed}".strip()
+        args = f"{c.guest_args} frag={frag} touch={1 if scenario == 'touched' else 0}"
+        if c.op == "report":
+            args += f" report_mib={balloon_mib}"
+        args = f"{args} seed={seed}".strip()
         a += ["-drive", f"if=pflash,format=raw,readonly=on,file={OVMF_CODE}",
               "-drive", f"format=raw,file={ESP_IMG},snapshot=on",
               "-device", "isa-debug-exit,iobase=0xf4,iosize=4",

@@ -1,16 +1,21 @@
-"""The result files' columns and writers. inflate.csv has exactly the issue's columns;
-everything else measured per point goes to inflate-extra.csv under the same key."""
+"""The result files' columns and writers. inflate.csv has the issue's columns, then
+report_ms (free page reporting rows: the guest's reporting pass; their inflate_ms and
+deflate_ms stay empty). Everything else measured per point goes to inflate-extra.csv
+under the same key."""
 import csv
 import os
 
 COLUMNS = ["config", "guest", "device", "protocol", "scenario", "fragmentation", "mem_mib",
            "balloon_mib", "rep", "inflate_ms", "deflate_ms", "alloc_ms", "send_ms", "translate_ms",
-           "discard_ms", "discard_calls", "floor_ms", "accel"]
+           "discard_ms", "discard_calls", "floor_ms", "accel", "report_ms"]
 KEY = ["config", "scenario", "fragmentation", "mem_mib", "balloon_mib", "rep"]
 EXTRA = KEY + ["sweep", "ready_ms", "touched_mib", "touch_guest_ms", "inflate_polls",
                "deflate_polls", "guest_ops", "guest_reqs", "guest_records", "guest_total_ms", "send_includes_host", "floor_mode",
                "qemu_cpu_inflate_ms", "qemu_cpu_deflate_ms", "rss_before_mib", "rss_inflated_mib",
-               "rss_deflated_mib", "thp_before_mib", "error"]
+               "rss_deflated_mib", "thp_before_mib",
+               # free page reporting rows (op = report)
+               "host_report_ms", "report_pages", "report_blocks_4m", "report_blocks_2m",
+               "qemu_cpu_report_ms", "rss_after_mib", "actual_after_mib", "discard_count", "error"]
 
 
 def fmt(v):

@@ -2,12 +2,16 @@
 deflate it back, each timed end to end from the QMP `balloon` command until
 `query-balloon` reports the target (BALLOON_CHANGE is rate-limited to one a
 second, so it cannot time this), with the guest's stage lines, the device's
-statistics, and QEMU's CPU time and RSS around each operation."""
+statistics, and QEMU's CPU time and RSS around each operation.
+
+Configurations with op = report measure one free page reporting pass instead
+(run_report below): no balloon size change, so no deflate."""
 import os
 import re
 import time
 
 import configs
+import discards
 from vm import VM, GuestError
 
 MIB = 1 << 20
@@ -19,6 +23,13 @@ MIB = 1 << 20
 POLL_FIXED_S = (float(os.environ["BENCH_POLL_US"]) / 1e6 if os.environ.get("BENCH_POLL_US")
                 else None)
 SETTLE_S = float(os.environ.get("BENCH_SETTLE_S", "1"))       # quiet time after ready
+SETTLE_BETWEEN_S = SETTLE_S / 4
+
+
+def settle_s(guest):
+    return SETTLE_S
+
+
 KV = re.compile(r"(\w+)=(\"[^\"]*\"|\S+)")
 
 
@@ -110,15 +121,13 @@ def guest_stages(vm, start, op, pages, wait_s):
     return tot
 
 
-def run(c, accel, mem_mib, balloon_mib, scenario, frag, logdir, tag, seed=1):
-    """Returns a dict with the csv fields that this point measures, plus extras."""
+def boot(c, accel, mem_mib, balloon_mib, scenario, frag, logdir, tag, seed, res):
+    """Start the point's guest and wait for BENCH ready (TOUCH line read, actual checked)."""
     argv = configs.argv(c, accel, mem_mib, balloon_mib, scenario, frag, seed)
     vm = VM(argv, os.path.join(logdir, "run"), os.path.join(logdir, tag + ".log"))
-    res = {}
     boot_timeout = 120 + mem_mib / 1024 * 5 + (mem_mib / 1024 * 10 if scenario == "touched" else 0)
-    op_timeout = 60 + balloon_mib / 1024 * 15
+    vm.start()
     try:
-        vm.start()
         _, m, t_ready = vm.wait_line(r"^BENCH ready", boot_timeout)
         res["ready_ms"] = (t_ready - vm.t_start) * 1e3
         lines, _ = vm.lines_since(0)
@@ -130,7 +139,21 @@ def run(c, accel, mem_mib, balloon_mib, scenario, frag, logdir, tag, seed=1):
         actual = vm.qmp.cmd("query-balloon")["actual"]
         if actual != mem_mib * MIB:
             raise GuestError(f"guest starts at {actual // MIB} MiB, expected {mem_mib} MiB")
-        time.sleep(SETTLE_S)
+    except BaseException:
+        vm.stop()
+        raise
+    return vm
+
+
+def run(c, accel, mem_mib, balloon_mib, scenario, frag, logdir, tag, seed=1):
+    """Returns a dict with the csv fields that this point measures, plus extras."""
+    if c.op == "report":
+        return run_report(c, accel, mem_mib, balloon_mib, scenario, frag, logdir, tag, seed)
+    res = {}
+    op_timeout = 60 + balloon_mib / 1024 * 15
+    vm = boot(c, accel, mem_mib, balloon_mib, scenario, frag, logdir, tag, seed, res)
+    try:
+        time.sleep(settle_s(c.guest))
 
         target = (mem_mib - balloon_mib) * MIB
         s0, cpu0, rss0 = read_stats(vm, c), vm.cpu_ms(), vm.rss_mib()
@@ -157,12 +180,79 @@ def run(c, accel, mem_mib, balloon_mib, scenario, frag, logdir, tag, seed=1):
         if "total_ns" in g:   # the guest's whole handling; end to end minus it = notification latency
             res["guest_total_ms"] = g["total_ns"] / 1e6
 
-        time.sleep(SETTLE_S / 4)
+        time.sleep(SETTLE_BETWEEN_S)
         cpu1b = vm.cpu_ms()
         res["deflate_ms"], res["deflate_polls"] = balloon_to(vm, mem_mib * MIB, False, op_timeout)
         cpu2, rss2 = vm.cpu_ms(), vm.rss_mib()
         res.update(qemu_cpu_inflate_ms=cpu1 - cpu0, qemu_cpu_deflate_ms=cpu2 - cpu1b,
                    rss_before_mib=rss0, rss_inflated_mib=rss1, rss_deflated_mib=rss2)
     finally:
+        vm.stop()
+    return res
+
+
+def report_fields(kv):
+    """Csv fields from the guest's `BENCH op=report` line (docs/bench-guest-modes.md).
+    report_ms is the guest's whole pass, first block search to last ack; b (send)
+    includes the host's discards: stock QEMU reports no statistics."""
+    ns = {k: int(kv[k]) for k in ("alloc_ns", "build_ns", "send_ns", "total_ns") if k in kv}
+    if "total_ns" not in ns:
+        raise GuestError(f"report line without total_ns: {kv}")
+    out = {"report_ms": ns["total_ns"] / 1e6, "guest_total_ms": ns["total_ns"] / 1e6,
+           "guest_ops": 1, "guest_reqs": int(kv.get("reqs", 0)), "guest_records": int(kv.get("records", 0)),
+           "report_pages": int(kv.get("pages", 0)), "report_blocks_4m": int(kv.get("blocks_4m", 0)),
+           "report_blocks_2m": int(kv.get("blocks_2m", 0)), "send_includes_host": 1}
+    if "alloc_ns" in ns:
+        out["alloc_ms"] = ns["alloc_ns"] / 1e6
+    if "build_ns" in ns and "send_ns" in ns:
+        out["send_ms"] = (ns["build_ns"] + ns["send_ns"]) / 1e6
+    return out
+
+
+def run_report(c, accel, mem_mib, balloon_mib, scenario, frag, logdir, tag, seed=1):
+    """One free page reporting pass of balloon_mib MiB (our guest's bench-report
+    mode). The guest starts it on a cue: QMP `balloon` to the full memory size (a
+    config interrupt; num_pages stays 0, so nothing is ballooned). Measured: the
+    guest's pass (report_ms), the host's time from the cue to the guest's line,
+    QEMU's discard calls (perf, when count_discards = perf), CPU time and RSS
+    before and after; `actual` must not change."""
+    res = {}
+    op_timeout = 60 + balloon_mib / 1024 * 15
+    vm = boot(c, accel, mem_mib, balloon_mib, scenario, frag, logdir, tag, seed, res)
+    counter = None
+    try:
+        if c.count_discards == "perf":
+            # attached (disabled) before the settle pause, so its start-up is not timed
+            counter = discards.Counter(vm.proc.pid, os.path.join(logdir, "run", "perf"))
+        time.sleep(settle_s(c.guest))
+        res["thp_before_mib"] = vm.thp_mib()
+        cpu0, rss0 = vm.cpu_ms(), vm.rss_mib()
+        if counter:
+            counter.enable()
+        mark = vm.mark()
+        t0 = time.monotonic()
+        vm.qmp.cmd("balloon", value=mem_mib * MIB)
+        i, _, t_line = vm.wait_line(r"^BENCH op=report ", op_timeout, mark)
+        if counter:
+            counter.disable()
+        cpu1, rss1 = vm.cpu_ms(), vm.rss_mib()
+        text = vm.lines_since(i)[0][0]
+        if " short=1" in text:
+            raise GuestError(f"guest found less than {balloon_mib} MiB to report: {text[:200]}")
+        res.update(report_fields(parse_kv(text)))
+        res["host_report_ms"] = (t_line - t0) * 1e3
+        actual = vm.qmp.cmd("query-balloon")["actual"]
+        res["actual_after_mib"] = actual // MIB
+        if actual != mem_mib * MIB:
+            raise GuestError(f"actual changed to {actual // MIB} MiB during free page reporting")
+        res.update(qemu_cpu_report_ms=cpu1 - cpu0, rss_before_mib=rss0, rss_after_mib=rss1)
+    finally:
+        if counter:
+            n = counter.close()
+            if n is not None:
+                res["discard_calls"] = n
+                res["discard_count"] = "perf: madvise(MADV_DONTNEED) calls of QEMU"
+            else:
+                res["discard_count"] = f"not counted: {counter.reason}"
         vm.stop()
     return res

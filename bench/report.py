@@ -67,6 +67,11 @@ def anchor(md, rows):
     return None
 
 
+def report_configs(md):
+    """Configurations that measure free page reporting (op = report), not a balloon."""
+    return {n for n, c in md.get("configs", {}).items() if c.get("op") == "report"}
+
+
 def frag_rows(rows):
     """Rows of the fragmentation sweep: the (guest, balloon) size at which some
     configuration was measured with more than one fragmentation mode."""
@@ -122,6 +127,86 @@ def seed_table(md, rows, extra):
         lines += ["", "† the device reports no statistics (stock QEMU), so b includes the host's translate "
                   "and discard work."]
     return "\n".join(lines)
+
+
+def report_section(md, rrows, rows, extra):
+    """Free page reporting rows next to the inflate of the same amount, and what that
+    comparison does and does not say. rrows: report rows of inflate.csv; rows: the
+    inflate rows; extra: inflate-extra.csv (all rows)."""
+    rrows, rows = seed_rows(rrows), seed_rows(rows)
+    if not rrows:
+        return []
+    cfg = md.get("configs", {})
+
+    def inflate_of(guest, device, protocol, scen):
+        for n, c in cfg.items():
+            if c.get("op", "inflate") == "inflate" and c["guest"] == guest and c["protocol"] == protocol:
+                g = group(rows, config=n, scenario=scen, device=device)
+                if g:
+                    return n, med(g, "inflate_ms")
+        return None, None
+
+    lines = ["| configuration | scenario | report, end to end | a find blocks | b send (host discards in it) "
+             "| requests | blocks (4 MiB + 2 MiB) | discard calls (host) | host floor | report / floor "
+             "| QEMU RSS before → after (MiB) | `actual` after (MiB) | our PFN inflate on stock QEMU (/ report) "
+             "| bitmap inflate on patched QEMU (/ report) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    uncounted = set()
+    calls_seen = None
+    for scen in ("idle", "touched"):
+        for n in configs_in_order(md, rrows):
+            g = group(rrows, config=n, scenario=scen)
+            if not g:
+                continue
+            ex = [r for r in group(seed_rows(extra), config=n, scenario=scen) if not r.get("error")]
+            rep, fl = med(g, "report_ms"), med(g, "floor_ms")
+            calls = med(g, "discard_calls")
+            if calls is None:
+                uncounted |= {r.get("discard_count", "") for r in ex}
+            else:
+                calls_seen = calls[0]
+            cmp = []
+            for guest, device, proto in (("fastballoon", "stock", "pfn"), ("fastballoon", "patched", "bitmap")):
+                cn, inf = inflate_of(guest, device, proto, scen)
+                cmp.append(f"{cell(inf)} ({ratio(inf, rep)})" if inf else "–")
+            b4, b2 = med(ex, "report_blocks_4m"), med(ex, "report_blocks_2m")
+            blocks = f"{cell(med(ex, 'guest_records'), digits=0)} ({cell(b4, digits=0)} + {cell(b2, digits=0)})"
+            lines.append(
+                f"| {n} | {scen} | {cell(rep, True)} | {cell(med(g, 'alloc_ms'))} | {cell(med(g, 'send_ms'))} "
+                f"| {cell(med(ex, 'guest_reqs'), digits=0)} | {blocks} | {cell(calls, digits=0)} | {cell(fl)} "
+                f"| {ratio(rep, fl)} | {cell(med(ex, 'rss_before_mib'), digits=0)} → {cell(med(ex, 'rss_after_mib'), digits=0)} "
+                f"| {cell(med(ex, 'actual_after_mib'), digits=0)} | {cmp[0]} | {cmp[1]} |")
+    mib = gib(SEED[1])
+    counted = (f"counted on the host ({calls_seen:.0f} in the median: "
+               "QEMU's madvise(MADV_DONTNEED) calls during the pass, perf's syscall tracepoint)"
+               if calls_seen is not None else
+               f"not counted in this run ({'; '.join(sorted(x for x in uncounted if x)) or 'no count'}): "
+               "by QEMU's code it is one per block")
+    return [
+        "## Free page reporting on stock QEMU: what it compares", "",
+        f"Our guest reports {mib} GiB of free memory (the balloon's size) with free page reporting "
+        "(VIRTIO_BALLOON_F_REPORTING, virtio 1.2; merged upstream in Linux 5.7 and QEMU 5.1) to Debian's "
+        "unmodified QEMU with `free-page-reporting=on` (docs/bench-guest-modes.md, `test=bench-report`). "
+        "Blocks as Linux 6.1's page_reporting takes them: 4 MiB (order 10) where free, else 2 MiB "
+        "(pageblock order), 32 per request, one request in flight, waiting for each ack. "
+        "*report, end to end* is the guest's whole pass, from the first search for a free block to the "
+        "last ack (the device acks after discarding); stages a and b are parts of it. The pass starts on a "
+        "cue from the benchmark outside the timed pass (QMP `balloon` to the full size: num_pages stays 0); "
+        "inflate-extra.csv's host_report_ms is the host's time from that cue to the guest's line.", "",
+        "\n".join(lines), "",
+        "**What it compares**: the host discarding the same amount of free guest memory through a merged "
+        "upstream protocol on an unmodified QEMU, against inflating the balloon by that amount. Stock QEMU "
+        "discards every reported block with the call the balloon uses (ram_block_discard_range: one "
+        f"madvise per block), so the discard calls are the blocks; they are {counted}. The touched row's RSS "
+        "shows the host really got the memory back; the floor is the same one madvise over the same memory "
+        "as for the inflate rows.", "",
+        "**What it does not compare**: it is not a balloon size change. The memory stays the guest's: "
+        "`actual` does not change (checked after every pass), nothing is taken away from the guest, the guest "
+        "may reuse the pages at once (the host faults them back in as zero pages), and there is no deflate. "
+        "The host cannot ask for memory with it, it only learns which free pages it may drop, and only when "
+        "the guest decides: Linux starts 2 s after pages are freed and reports at most 1/16 of each free list "
+        "per pass, about 30 s for all free memory, a pacing this row leaves out. The Linux guest's own "
+        "reporting is not a row of this table (bench/README.md says why).", ""]
 
 
 def host_cost_table(md, rows, extra):
@@ -315,6 +400,11 @@ def write(out):
     extra = csvout.read(os.path.join(out, "inflate-extra.csv"))
     with open(os.path.join(out, "inflate.json")) as f:
         md = json.load(f)
+    # free page reporting rows get their own table; every other table is about the balloon
+    rep = report_configs(md)
+    rrows = [r for r in rows if r["config"] in rep]
+    rows = [r for r in rows if r["config"] not in rep]
+    all_extra, extra = extra, [r for r in extra if r["config"] not in rep]
     seed = seed_table(md, rows, extra)
     p = [f"# Balloon inflate/deflate benchmark: results of `{'make bench' if md['matrix'] == 'default' else 'make bench-' + md['matrix']}`",
          "", "Generated by bench/run.py (bench/report.py); do not edit. Raw data: inflate.csv "
@@ -328,6 +418,7 @@ def write(out):
     if md.get("interrupted"):
         p[2:2] = ["", "**This run was interrupted: only the points measured before that are in it.**"]
     p += ["## Targets (issue 6)", "", targets(md, rows), ""]
+    p += report_section(md, rrows, rows, all_extra)
     p += ["## Run", "",
           f"- date {md['date']}, git {md['git_revision']}, matrix `{md['matrix']}`",
           f"- CPU {md['cpu_model']} x{md['cpus']}, {md['mem_total_kib'] // 1024} MiB; host kernel {md['host_kernel']};"
@@ -371,9 +462,28 @@ def write(out):
     if not frag:
         p.append("No fragmentation plot: no configuration in this run controls fragmentation "
                  "(the Linux guest cannot; our guest's configurations add it).")
-    with open(os.path.join(out, "README.md"), "w") as f:
-        f.write("\n".join(p) + "\n")
+    readme = os.path.join(out, "README.md")
+    text = "\n".join(p) + "\n"
+    text += migration_section(out, readme)
+    with open(readme, "w") as f:
+        f.write(text)
     return seed
+
+
+MIG_BEGIN, MIG_END = "<!-- migration: generated by bench/migration_report.py -->", "<!-- /migration -->"
+
+
+def migration_section(out, readme):
+    """The migration benchmark's section of README.md (bench/migration_report.py writes
+    it between markers), kept when this README is rewritten, but only while its results
+    (migration.md) are in OUT: a directory without them gets no stale section."""
+    if not os.path.exists(os.path.join(out, "migration.md")) or not os.path.exists(readme):
+        return ""
+    with open(readme) as f:
+        old = f.read()
+    if MIG_BEGIN not in old or MIG_END not in old:
+        return ""
+    return "\n" + old[old.index(MIG_BEGIN):old.index(MIG_END) + len(MIG_END)] + "\n"
 
 
 if __name__ == "__main__":

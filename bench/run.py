@@ -73,6 +73,8 @@ def plan(matrix, cfgs, reps_override):
                         for c in cfgs:
                             if c.sweeps and sw["name"] not in c.sweeps:
                                 continue
+                            if c.matrices and matrix.get("name") not in c.matrices:
+                                continue
                             if c.max_reps and rep > c.max_reps and not reps_override:
                                 continue
                             if frag == "contig" and "native" in c.fragmentations:
@@ -139,7 +141,10 @@ def main():
     say(f"== fastballoon bench: matrix {a.matrix}, results in {os.path.relpath(out, ROOT)}/")
     for c in cfgs:
         configs.check(c)
-        say(f"   {c.name:22s} {'unavailable: ' + c.unavailable if c.unavailable else 'ready'}")
+        note = ""
+        if not c.unavailable and c.matrices and a.matrix not in c.matrices:
+            note = f" (runs in matrix {', '.join(c.matrices)} only: not in this one)"
+        say(f"   {c.name:22s} {'unavailable: ' + c.unavailable if c.unavailable else 'ready'}{note}")
     runnable = [c for c in cfgs if not c.unavailable]
     if not runnable:
         raise SystemExit("bench: no configuration can run (see above)")
@@ -148,6 +153,8 @@ def main():
     accel, how = accel_mod.choose(stock if os.path.exists(stock) else runnable[0].qemu)
     say(f"   accelerator: {accel} ({how})")
     md = meta.collect(cfgs, accel, how, make_client("/nonexistent").kind, a.matrix)
+    for c in cfgs:   # what a row measures: the report keeps free page reporting apart
+        md["configs"][c.name]["op"] = c.op
     if md["busy_note"]:
         say(f"   note: {md['busy_note']}")
 
@@ -200,7 +207,13 @@ def measure_all(pts, accel, md, w, eta, failures, logdir, t_run):
             row.update(point.run(c, accel, p["mem_mib"], p["balloon_mib"], p["scenario"],
                                  p["fragmentation"], logdir, tag, seed=p["rep"]))
             ok = True
-            what = f"inflate {row['inflate_ms']:.0f} ms, deflate {row['deflate_ms']:.0f} ms"
+            if c.op == "report":
+                calls = row.get("discard_calls")
+                what = (f"report {row['report_ms']:.1f} ms, {row['guest_records']} blocks in"
+                        f" {row['guest_reqs']} requests, {calls if calls is not None else 'uncounted'}"
+                        f" discard calls, RSS {row['rss_before_mib']:.0f} -> {row['rss_after_mib']:.0f} MiB")
+            else:
+                what = f"inflate {row['inflate_ms']:.0f} ms, deflate {row['deflate_ms']:.0f} ms"
         except (GuestError, QMPError, OSError) as e:
             ok = False
             row["error"] = str(e).replace("\n", " | ")

@@ -15,6 +15,7 @@ sys.path.insert(0, HERE)
 
 import configs  # noqa: E402
 import csvout  # noqa: E402
+import discards  # noqa: E402
 import floor  # noqa: E402
 import point  # noqa: E402
 import report  # noqa: E402
@@ -33,8 +34,12 @@ def cfg(name, guest="fastballoon", frags=("contig", "2m"), sweeps=(), qemu_kind=
 
 
 class Columns(unittest.TestCase):
-    def test_exactly_the_issue_columns(self):
-        self.assertEqual(csvout.COLUMNS, ISSUE_COLUMNS)
+    def test_the_issue_columns_first(self):
+        # the issue's columns, unchanged and in order; new per-row figures only after them
+        self.assertEqual(csvout.COLUMNS[:len(ISSUE_COLUMNS)], ISSUE_COLUMNS)
+        self.assertEqual(csvout.COLUMNS[len(ISSUE_COLUMNS):], ["report_ms"])
+        self.assertEqual(csvout.EXTRA[:len(csvout.KEY)], csvout.KEY)
+        self.assertEqual(len(set(csvout.EXTRA)), len(csvout.EXTRA))
 
     def test_empty_stays_empty(self):
         self.assertEqual(csvout.fmt(None), "")
@@ -87,6 +92,74 @@ class Parsing(unittest.TestCase):
         self.assertEqual(point.stats_delta(c, None, None), {})
 
 
+class ReportMode(unittest.TestCase):
+    LINE = ("BENCH op=report proto=report frag=contig pages=786432 reqs=25 records=770 blocks_4m=766 "
+            "blocks_2m=4 alloc_ns=150000 build_ns=100000 send_ns=10500000 done_ns=0 total_ns=10900000")
+
+    def test_report_fields(self):
+        f = point.report_fields(point.parse_kv(self.LINE))
+        self.assertAlmostEqual(f["report_ms"], 10.9)
+        self.assertAlmostEqual(f["alloc_ms"], 0.15)
+        self.assertAlmostEqual(f["send_ms"], 10.6)                   # build + send, host work included
+        self.assertEqual(f["send_includes_host"], 1)
+        self.assertEqual((f["guest_reqs"], f["guest_records"], f["report_blocks_4m"], f["report_blocks_2m"],
+                          f["report_pages"]), (25, 770, 766, 4, 786432))
+        self.assertNotIn("inflate_ms", f)
+        with self.assertRaises(point.GuestError):
+            point.report_fields(point.parse_kv("BENCH op=report pages=1"))
+
+    def test_perf_output(self):
+        ev = discards.EVENT
+        self.assertEqual(discards.parse(f"# started\n\n770,,{ev},1234,100.00,,\n"), 770)
+        self.assertEqual(discards.parse(f"<not counted>,,{ev},0,100.00,,\n", enabled=True), 0)
+        self.assertIsNone(discards.parse(f"<not counted>,,{ev},0,100.00,,\n", enabled=False))
+        self.assertIsNone(discards.parse("# started\n"))
+        self.assertIsNone(discards.parse("12,,syscalls:sys_enter_mmap,1,100.00,,\n"))
+
+    def test_counter_without_perf(self):
+        old = discards.PERF
+        discards.PERF = "/nonexistent/perf"
+        try:
+            c = discards.Counter(os.getpid(), tempfile.mkdtemp())
+            self.assertFalse(c.enable())
+            self.assertIsNone(c.close())
+            self.assertIn("perf not found", c.reason)
+        finally:
+            discards.PERF = old
+
+    @unittest.skipUnless(os.access(discards.PERF, os.X_OK) and os.geteuid() == 0, "needs perf and root")
+    def test_counter_counts_only_dontneed_in_the_window(self):
+        child = subprocess.Popen([sys.executable, "-c", (
+            "import mmap, sys\n"
+            "m = mmap.mmap(-1, 1 << 22)\n"
+            "for i in range(4): m.madvise(mmap.MADV_DONTNEED)\n"       # before the window
+            "print('a', flush=True); sys.stdin.readline()\n"
+            "for i in range(7): m.madvise(mmap.MADV_DONTNEED)\n"
+            "for i in range(3): m.madvise(mmap.MADV_WILLNEED)\n"       # other advice
+            "print('b', flush=True); sys.stdin.readline()\n"
+            "for i in range(5): m.madvise(mmap.MADV_DONTNEED)\n")],  # after the window
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        try:
+            child.stdout.readline()
+            with tempfile.TemporaryDirectory() as d:
+                c = discards.Counter(child.pid, d)
+                self.assertTrue(c.enable(), c.reason)
+                child.stdin.write("\n")
+                child.stdin.flush()
+                child.stdout.readline()
+                self.assertTrue(c.disable(), c.reason)
+                child.stdin.write("\n")
+                child.stdin.flush()
+                child.wait(timeout=10)
+                self.assertEqual(c.close(), 7, c.reason)
+        finally:
+            if child.poll() is None:
+                child.kill()
+            child.wait()
+            child.stdin.close()
+            child.stdout.close()
+
+
 class Floor(unittest.TestCase):
     floors = {"untouched/3072": {"median_ms": 0.002, "thp_mib": 0},
               "touched-4k/3072": {"median_ms": 400.0, "thp_mib": 0},
@@ -131,6 +204,10 @@ class Plan(unittest.TestCase):
         capped.max_reps = 1
         self.assertEqual(len(run.plan(m, [capped], 0)), 2)           # rep 2 dropped
         self.assertEqual(len(run.plan(m, [capped], 2)), 4)           # --reps wins over the cap
+        only_default = cfg("slow", sweeps=["seed"])
+        only_default.matrices = ["default"]
+        self.assertEqual(run.plan(dict(m, name="quick"), [only_default], 0), [])
+        self.assertEqual(len(run.plan(dict(m, name="default"), [only_default], 0)), 4)
 
     def test_matrices_load(self):
         for name in ("quick", "default"):
@@ -147,6 +224,8 @@ class CommandLine(unittest.TestCase):
     def test_fastballoon_args(self):
         a = configs.argv(cfg("ours"), "tcg", 4096, 3072, "touched", "2m", seed=3)
         self.assertIn("name=opt/fastballoon/args,string=test=bench-inflate proto=pfn frag=2m touch=1 seed=3", a)
+        a = configs.argv(cfg("ours"), "tcg", 4096, 3072, "idle", "contig", seed=1)
+        self.assertIn("name=opt/fastballoon/args,string=test=bench-inflate proto=pfn frag=contig touch=0 seed=1", a)
         self.assertIn("virtio-balloon-pci,id=balloon0", a)
         self.assertIn("4096M", a)
 
@@ -157,6 +236,23 @@ class CommandLine(unittest.TestCase):
         app = a[a.index("-append") + 1]
         self.assertIn("fbtouch=1 fbtouch_mib=3584", app)
         self.assertIn("init_on_alloc=0", app)
+
+    def test_report_config(self):
+        c = {x.name: x for x in configs.load()}["ours-report-stock"]
+        self.assertEqual((c.op, c.qemu_kind, c.count_discards, c.protocol), ("report", "stock", "perf", "report"))
+        a = configs.argv(c, "tcg", 4096, 3072, "idle", "contig", seed=2)
+        self.assertIn("virtio-balloon-pci,id=balloon0,free-page-reporting=on", a)
+        args = a[a.index("-fw_cfg") + 1]
+        self.assertIn("test=bench-report report=1", args)
+        self.assertIn(" report_mib=3072 seed=2", args)
+        self.assertIn("report_max_order=10", args)
+
+    def test_bad_op_refused(self):
+        with tempfile.NamedTemporaryFile("w", suffix=".cfg") as f:
+            f.write("[x]\nguest = fastballoon\nop = deflate\n")
+            f.flush()
+            with self.assertRaises(SystemExit):
+                configs.load(f.name)
 
     def test_unavailable_says_why(self):
         c = cfg("ours")
@@ -198,6 +294,56 @@ class Report(unittest.TestCase):
             self.assertIn("| idle: bitmap on patched QEMU >= 100x faster than stock Linux | 136.4x", text)
             self.assertIn("68.2x", text)                              # 1500 / 22 >= 50
             self.assertIn("22.0 ms vs limit 35.0 ms | yes", text)     # touched within 1.5 x 10 + 20
+            self.assertNotIn("Free page reporting", text)              # no reporting rows, no section
+
+    def test_reporting_rows_get_their_own_table(self):
+        with tempfile.TemporaryDirectory() as d:
+            md = {"date": "x", "git_revision": "r", "matrix": "quick", "cpu_model": "cpu", "cpus": 2,
+                  "mem_total_kib": 1 << 20, "host_kernel": "k", "host_thp": "[madvise]", "accel": "tcg",
+                  "accel_how": "default", "qmp_client": "builtin", "poll_interval_us": 0,
+                  "qemu_versions": {}, "linux_guest": {}, "loadavg_start": [0, 0, 0], "busy_note": "",
+                  "floor": {},
+                  "configs": {n: {"description": n, "guest": "fastballoon", "qemu": "q", "device": "d",
+                                  "protocol": p, "guest_args": "", "unavailable": "", "op": op}
+                              for n, p, op in (("pfn", "pfn", "inflate"), ("bmp", "bitmap", "inflate"),
+                                               ("rep", "report", "report"))}}
+            with open(os.path.join(d, "inflate.json"), "w") as f:
+                json.dump(md, f)
+            w = csvout.Writer(d)
+            for rep in (1, 2, 3):
+                for scen, fl in (("idle", 0.005), ("touched", 9.0)):
+                    base = dict(guest="fastballoon", scenario=scen, mem_mib=4096, balloon_mib=3072, rep=rep,
+                                fragmentation="contig", floor_ms=fl, accel="tcg")
+                    w.row(dict(base, config="pfn", device="stock", protocol="pfn", inflate_ms=400.0, deflate_ms=300.0))
+                    w.row(dict(base, config="bmp", device="patched", protocol="bitmap", inflate_ms=4.0, deflate_ms=2.0))
+                    w.row(dict(base, config="rep", device="stock", protocol="report", report_ms=10.0 + rep if scen == "touched" else 1.0,
+                               alloc_ms=0.1, send_ms=0.8, discard_calls=770, guest_reqs=25, guest_records=770,
+                               report_blocks_4m=766, report_blocks_2m=4, rss_before_mib=3655.0, rss_after_mib=583.0,
+                               actual_after_mib=4096))
+            w.close()
+            # a stale migration section must not survive in a directory without migration results
+            with open(os.path.join(d, "README.md"), "w") as f:
+                f.write(f"old\n{report.MIG_BEGIN}\nstale\n{report.MIG_END}\n")
+            seed = report.write(d)
+            self.assertNotIn("| rep |", seed)                           # not a row of the seed's table
+            with open(os.path.join(d, "README.md")) as f:
+                text = f.read()
+            self.assertIn("| rep | touched | 12.0 (11.0–13.0) | 0.10 | 0.80 | 25 | 770 (766 + 4) | 770 | 9.00 | 1.33x "
+                          "| 3655 → 583 | 4096 | 400 (33.3x) | 4.00 (0.33x) |", text)
+            self.assertIn("| rep | idle | 1.00 (1.00–1.00) | 0.10 | 0.80 | 25 |", text)
+            self.assertIn("**What it does not compare**: it is not a balloon size change", text)
+            self.assertIn("`actual` does not change", text)
+            self.assertIn("counted on the host (770 in the median", text)
+            self.assertNotIn("stale", text)
+            # with migration results present, their section is kept
+            open(os.path.join(d, "migration.md"), "w").close()
+            with open(os.path.join(d, "README.md"), "a") as f:
+                f.write(f"{report.MIG_BEGIN}\nkept\n{report.MIG_END}\n")
+            report.write(d)
+            with open(os.path.join(d, "README.md")) as f:
+                text = f.read()
+            self.assertEqual(text.count(report.MIG_BEGIN), 1)
+            self.assertIn("kept", text)
 
 
 if __name__ == "__main__":

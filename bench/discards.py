@@ -1,0 +1,134 @@
+"""Count a QEMU process's host discard calls around one operation, on stock QEMU
+too (which keeps no statistics): madvise(MADV_DONTNEED) system calls of all its
+threads, counted in the kernel by perf's syscalls:sys_enter_madvise tracepoint
+with a filter on the advice (perf stat: counting only, perf itself is not woken
+per call). QEMU 7.2's ram_block_discard_range ends in exactly one
+madvise(MADV_DONTNEED) for private anonymous guest RAM, so during a balloon or
+free page reporting operation the count is the number of discard calls (any
+other MADV_DONTNEED QEMU made in the window would be counted too; none is
+expected while the guest only reports).
+
+The counter is attached (perf stat -p PID, started disabled) before the
+operation and enabled and disabled through perf's control FIFO, so perf's
+start-up is outside the timed window. Needs perf (Debian: linux-perf) and the
+right to trace (root here); otherwise Counter.reason says why and the count is
+None. Glue only."""
+import os
+import select
+import shutil
+import signal
+import subprocess
+import time
+
+MADV_DONTNEED = 4
+PERF = os.environ.get("PERF", shutil.which("perf") or "/usr/bin/perf")
+EVENT = "syscalls:sys_enter_madvise"
+
+
+def parse(text, enabled=True):
+    """The count from perf stat -x, output (None when absent). '<not counted>'
+    means no thread of the process ran while the event was enabled: no call was
+    made, so it is 0 when the enable was acknowledged."""
+    for line in text.splitlines():
+        f = line.split(",")
+        if len(f) >= 3 and f[2] == EVENT:
+            if f[0].strip().isdigit():
+                return int(f[0])
+            if f[0].strip() == "<not counted>" and enabled:
+                return 0
+            return None
+    return None
+
+
+class Counter:
+    def __init__(self, pid, workdir, timeout=10.0):
+        self.proc = None
+        self.reason = ""
+        self.count = None
+        self.timeout = timeout
+        self.ctl = self.ack = None
+        self.enabled = False
+        if not os.access(PERF, os.X_OK):
+            self.reason = f"perf not found ({PERF}; Debian package linux-perf)"
+            return
+        os.makedirs(workdir, exist_ok=True)
+        self.ctl_path, self.ack_path = os.path.join(workdir, "perf.ctl"), os.path.join(workdir, "perf.ack")
+        self.out = os.path.join(workdir, "perf.out")
+        for p in (self.ctl_path, self.ack_path, self.out):
+            if os.path.exists(p):
+                os.unlink(p)
+        os.mkfifo(self.ctl_path)
+        os.mkfifo(self.ack_path)
+        self.proc = subprocess.Popen(
+            [PERF, "stat", "-x", ",", "-e", EVENT, "--filter", f"behavior=={MADV_DONTNEED}", "-p", str(pid),
+             "--control", f"fifo:{self.ctl_path},{self.ack_path}", "-D", "-1", "-o", self.out],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        # perf opens the control FIFO for reading once it is set up; until then a
+        # non-blocking open for writing fails with ENXIO
+        deadline = time.monotonic() + timeout
+        while self.ctl is None:
+            try:
+                self.ctl = os.open(self.ctl_path, os.O_WRONLY | os.O_NONBLOCK)
+            except OSError:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    self._fail("perf stat did not start")
+                    return
+                time.sleep(0.01)
+        self.ack = os.open(self.ack_path, os.O_RDONLY | os.O_NONBLOCK)
+
+    def _fail(self, what):
+        err = ""
+        if self.proc:
+            if self.proc.poll() is None:
+                self.proc.kill()        # our own child, by its pid
+            err = self.proc.communicate()[1].decode("utf-8", "replace").strip().splitlines()
+            err = ": " + err[-1] if err else ""
+        self.reason = what + err
+        self.proc = None
+
+    def _command(self, word):
+        if not self.proc:
+            return False
+        os.write(self.ctl, (word + "\n").encode())
+        deadline = time.monotonic() + self.timeout
+        got = b""
+        while b"ack" not in got:
+            left = deadline - time.monotonic()
+            if left <= 0 or self.proc.poll() is not None:
+                self._fail(f"perf stat did not acknowledge '{word}'")
+                return False
+            r, _, _ = select.select([self.ack], [], [], min(left, 0.1))
+            if r:
+                got += os.read(self.ack, 64)
+        return True
+
+    def enable(self):
+        self.enabled = self._command("enable")
+        return self.enabled
+
+    def disable(self):
+        return self._command("disable")
+
+    def close(self):
+        """Stop perf and return the count (None with self.reason set when unavailable)."""
+        if self.proc:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout=self.timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+            self.proc.stderr.close()
+            try:
+                with open(self.out) as f:
+                    self.count = parse(f.read(), self.enabled)
+            except OSError:
+                self.count = None
+            if self.count is None and not self.reason:
+                self.reason = "perf stat printed no count"
+            self.proc = None
+        for fd in (getattr(self, "ctl", None), getattr(self, "ack", None)):
+            if fd is not None:
+                os.close(fd)
+        self.ctl = self.ack = None
+        return self.count
