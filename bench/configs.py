@@ -183,6 +183,8 @@ def argv(c, accel, mem_mib, balloon_mib, scenario, frag, seed=1):
               "-initrd", os.path.join(LINUX_DIR, "initramfs.cpio"), "-append", append]
     else:
         args = f"{c.guest_args} frag={frag} touch={1 if scenario == 'touched' else 0}"
+        if scenario == "touched":      # the same amount as the Linux guest's toucher
+            args += f" touch_mib={balloon_mib + TOUCH_MARGIN_MIB}"
         if c.op == "report":
             args += f" report_mib={balloon_mib}"
         args = f"{args} seed={seed}".strip()

@@ -223,7 +223,9 @@ class CommandLine(unittest.TestCase):
 
     def test_fastballoon_args(self):
         a = configs.argv(cfg("ours"), "tcg", 4096, 3072, "touched", "2m", seed=3)
-        self.assertIn("name=opt/fastballoon/args,string=test=bench-inflate proto=pfn frag=2m touch=1 seed=3", a)
+        # touched: the same amount as the Linux toucher, balloon + 512 MiB
+        self.assertIn("name=opt/fastballoon/args,string=test=bench-inflate proto=pfn frag=2m touch=1 "
+                      "touch_mib=3584 seed=3", a)
         a = configs.argv(cfg("ours"), "tcg", 4096, 3072, "idle", "contig", seed=1)
         self.assertIn("name=opt/fastballoon/args,string=test=bench-inflate proto=pfn frag=contig touch=0 seed=1", a)
         self.assertIn("virtio-balloon-pci,id=balloon0", a)
