@@ -6,11 +6,17 @@
 #include "report.h"
 #include "acpi.h"
 #include "string.h"
+#include "timer.h"
 
 #define LAPIC_ID 0x20
 #define LAPIC_TPR 0x80
 #define LAPIC_EOI 0xb0
 #define LAPIC_SVR 0xf0
+#define LAPIC_LVT_TIMER 0x320
+#define LAPIC_TIMER_INIT 0x380
+#define LAPIC_TIMER_CUR 0x390
+#define LAPIC_TIMER_DIV 0x3e0
+#define LVT_MASKED (1u << 16)
 #define SPURIOUS_VECTOR 0xff
 #define FIRST_DYN_VECTOR 48
 
@@ -163,4 +169,54 @@ void ioapic_mask(int gsi, bool mask)
 	u32 lo = ioapic_read(0x10 + 2 * gsi);
 
 	ioapic_write(0x10 + 2 * gsi, mask ? lo | (1 << 16) : lo & ~(1u << 16));
+}
+
+/*
+ * Sleeping: the LAPIC timer in one-shot mode, calibrated once against the
+ * TSC, wakes a HLT. Under TCG a halted vCPU gives its host thread's CPU back
+ * (a busy-waiting one competes with QEMU's own threads on a small host).
+ */
+static int timer_vector = -1;
+static u64 lapic_ticks_per_ms;
+
+static void timer_tick(int vector, void *ctx)
+{
+	(void)vector;
+	(void)ctx;
+}
+
+static void lapic_timer_setup(void)
+{
+	u32 left;
+
+	timer_vector = irq_alloc_vector();
+	if (timer_vector < 0)
+		panic("irq: no vector for the LAPIC timer");
+	irq_set_handler(timer_vector, timer_tick, NULL);
+	writel(0xb, lapic + LAPIC_TIMER_DIV);	/* divide by 1 */
+	writel(LVT_MASKED | (u32)timer_vector, lapic + LAPIC_LVT_TIMER);
+	writel(0xffffffffu, lapic + LAPIC_TIMER_INIT);
+	udelay(2000);
+	left = readl(lapic + LAPIC_TIMER_CUR);
+	writel(0, lapic + LAPIC_TIMER_INIT);
+	lapic_ticks_per_ms = (0xffffffffu - left) / 2;
+	if (!lapic_ticks_per_ms)
+		panic("irq: the LAPIC timer does not count");
+	writel((u32)timer_vector, lapic + LAPIC_LVT_TIMER);	/* one-shot, unmasked */
+}
+
+void irq_sleep_us(u64 us)
+{
+	u64 ticks;
+
+	if (timer_vector < 0)
+		lapic_timer_setup();
+	ticks = us * lapic_ticks_per_ms / 1000;
+	if (!ticks)
+		ticks = 1;
+	if (ticks > 0xffffffffu)
+		ticks = 0xffffffffu;
+	writel((u32)ticks, lapic + LAPIC_TIMER_INIT);
+	irq_wait();	/* the timer, or any other interrupt, ends it */
+	writel(0, lapic + LAPIC_TIMER_INIT);
 }

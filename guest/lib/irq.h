@@ -16,6 +16,8 @@ static inline void irq_enable(void) { asm volatile("sti" ::: "memory"); }
 static inline void irq_disable(void) { asm volatile("cli" ::: "memory"); }
 static inline void irq_wait(void) { asm volatile("sti; hlt; cli" ::: "memory"); }
 u32 lapic_id(void);
+/* halt until about 'us' microseconds passed or any interrupt came (LAPIC timer) */
+void irq_sleep_us(u64 us);
 /* MSI/MSI-X message for 'vector' delivered to this CPU (fixed, edge) */
 u64 msi_address(void);
 u32 msi_data(int vector);
