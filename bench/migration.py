@@ -41,7 +41,7 @@ COLUMNS = ["config", "guest", "total_ms", "downtime_ms", "transferred_bytes", "s
            "data_verified", "accel", "rep", "qemu", "hints", "drop", "mem_mib", "live_mib",
            "cache_mib", "workload_mib", "speed_bytes_per_s", "downtime_limit_ms", "skipped_how",
            "setup_ms", "normal_pages", "zero_pages", "dirty_sync_count", "precopy_bytes",
-           "downtime_bytes", "precopy_mib_s", "hinted_pages",
+           "downtime_bytes", "precopy_mib_s", "hinted_pages", "free_sent_pages",
            "hint_rounds", "drop_pages", "bad_pages", "wall_s", "error"]
 
 
@@ -147,7 +147,8 @@ def run_ours(c, run, accel, workdir, log):
            "data_verified": int(b["data_verified"]), "skipped_how": "guest",
            "cache_mib": int(b.get("cache_mib", 0)), "workload_mib": int(b.get("workload_mib", 0)),
            "live_mib": int(b.get("live_mib", run["live_mib"])),
-           "hinted_pages": b.get("hinted_pages"), "hint_rounds": b.get("hint_rounds"),
+           "hinted_pages": b.get("hinted_pages"), "free_sent_pages": b.get("free_sent_pages"),
+           "hint_rounds": b.get("hint_rounds"),
            "drop_pages": b.get("drop_pages")}
     row.update(host_side(agent_final(workdir)))
     if r.returncode != 1:   # isa-debug-exit status 1 = every check passed

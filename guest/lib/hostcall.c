@@ -5,8 +5,29 @@
 #include "string.h"
 #include "timer.h"
 #include "io.h"
+#include "irq.h"
 
 static int agent_state;	/* 0 unknown, 1 present, -1 absent */
+static void (*idle_fn)(void);
+static bool in_idle;
+
+void hostcall_set_idle(void (*fn)(void))
+{
+	idle_fn = fn;
+}
+
+/* waiting for a byte: let the caller's idle work run (it may not call us back) */
+static void idle(void)
+{
+	if (idle_fn && !in_idle) {
+		in_idle = true;
+		idle_fn();
+		in_idle = false;
+		irq_sleep_us(50);	/* the reply takes the agent ms: leave QEMU the CPU */
+	} else {
+		cpu_relax();
+	}
+}
 
 static void send_line(const char *s)
 {
@@ -24,7 +45,7 @@ static bool recv_line(char *buf, size_t len, u64 timeout_ms)
 
 	while (now_ns() < end) {
 		if (!serial_getc(COM2, &c)) {
-			cpu_relax();
+			idle();
 			continue;
 		}
 		if (c == '\r')

@@ -16,6 +16,12 @@
 
 bool hostcall_available(void);	/* true when an agent answered hello */
 int hostcall(char *reply, size_t len, u64 timeout_ms, const char *fmt, ...) __printf(4, 5);
+/*
+ * Work to keep doing while a call waits for its reply (a migration's device
+ * requests arrive while the agent is busy with migrate-start); NULL: none.
+ * Not called from inside itself.
+ */
+void hostcall_set_idle(void (*fn)(void));
 /* find "key": <unsigned integer> in a JSON text; false if absent */
 bool json_get_u64(const char *json, const char *key, u64 *val);
 #endif

@@ -182,6 +182,11 @@ static u64 hint_events(struct balloon *b)
 	return b->hs.done + b->hs.cut_short + b->fs.done;
 }
 
+static void service_idle(void)
+{
+	balloon_service(&bal);
+}
+
 /*
  * Start a migration, answer requests while polling its status, and return
  * once it ended (completed: we run on the destination now). cancel_ms > 0:
@@ -198,7 +203,14 @@ static bool migrate(struct mig *m, const char *opts, u64 cancel_ms, u64 timeout_
 	if (m->bitmap && hr_stats(r, sizeof(r)))
 		m->hinted_base = jget(r, "hinted-pages");
 	m->hinted_pages = 0;
+	/*
+	 * The first round's request comes while the agent is still inside
+	 * migrate-start; until answered, the host sends the pages it would
+	 * skip. So answer it, and later ones, while any call waits.
+	 */
+	hostcall_set_idle(service_idle);
 	if (hostcall(r, sizeof(r), 60000, "migrate-start %s", opts)) {
+		hostcall_set_idle(NULL);
 		snprintf(m->final, sizeof(m->final), "migrate-start: %s", r);
 		return false;
 	}
@@ -240,10 +252,13 @@ static bool migrate(struct mig *m, const char *opts, u64 cancel_ms, u64 timeout_
 		if (now >= end) {
 			snprintf(m->final, sizeof(m->final), "no end within %llu s", (unsigned long long)timeout_s);
 			hostcall(r, sizeof(r), 10000, "migrate-cancel");
+			hostcall_set_idle(NULL);
 			return false;
 		}
-		udelay(200);
+		/* halt, not spin: a busy vCPU takes a core from the migration here */
+		irq_sleep_us(200);
 	}
+	hostcall_set_idle(NULL);
 	m->guest_ms = (now_ns() - t0) / 1000000;
 	/* on the destination a CANCEL may wait in a buffer: answer it */
 	for (int i = 0; i < 20; i++) {
@@ -526,16 +541,25 @@ static void migrate_hints(void)
 			    (unsigned long long)named, (unsigned long long)m.hinted_pages);
 		printf("BENCH op=migrate hints=%s drop=%llu drop_pages=%llu live_mib=%llu cache_mib=%llu workload_mib=%llu "
 		       "total_ms=%llu downtime_ms=%llu transferred_bytes=%llu skipped_pages=%llu hinted_pages=%llu device_hinted_pages=%llu "
-		       "hint_rounds=%llu hint_records=%llu guest_ms=%llu data_verified=%d\n",
+		       "hint_rounds=%llu hint_records=%llu guest_ms=%llu free_sent_pages=%llu data_verified=%d\n",
 		       hints, (unsigned long long)drop, (unsigned long long)drop_freed, (unsigned long long)live_mib,
 		       (unsigned long long)(cache_mib + slab_mib), (unsigned long long)(work.pages >> 8),
 		       (unsigned long long)total_ms, (unsigned long long)downtime, (unsigned long long)transferred,
 		       (unsigned long long)skipped, (unsigned long long)named, (unsigned long long)m.hinted_pages,
 		       (unsigned long long)(m.bitmap ? b->hs.requests : b->fs.requests),
 		       (unsigned long long)(m.bitmap ? b->hs.records : b->fs.records), (unsigned long long)m.guest_ms,
-		       bad == 0 && whbad == 0);
+		       (unsigned long long)kept, bad == 0 && whbad == 0);
 		if (bench)
 			continue;
+		/*
+		 * Named free at the round's start, yet sent: a hint that landed
+		 * after the host sent its pages (QEMU 7.2's migration thread held
+		 * the dirty bitmap's lock up to 50 ms per run: patch 0008).
+		 */
+		if (m.bitmap && i == 0 && zero + kept)
+			report(kept * 50 <= zero + kept,
+			       "hints land before their pages are sent: %llu of %llu free workload pages sent anyway (<= 2%%)",
+			       (unsigned long long)kept, (unsigned long long)(zero + kept));
 		if (m.bitmap) {
 			report(b->hs.requests >= 1 && named > 0, "FREE_PAGES answered %llu times, %llu pages named this migration",
 			       (unsigned long long)b->hs.requests, (unsigned long long)named);
