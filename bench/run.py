@@ -164,7 +164,8 @@ def main():
     # the floor's spread is small (a few %): 3 repetitions unless asked for more
     freps = int(os.environ.get("FLOOR_REPS", min(a.reps or matrix["reps"], 3)))
     t_floor = time.monotonic()
-    md["floor"] = floor.measure(idle_sizes, touched_sizes, freps, say)
+    md["floor"] = floor.measure(idle_sizes, touched_sizes, freps, say, md["host_thp"],
+                                freps if os.environ.get("FLOOR_REPS") else None)
     md["floor_s"] = round(time.monotonic() - t_floor, 1)
 
     w = csvout.Writer(out)

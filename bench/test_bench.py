@@ -171,6 +171,16 @@ class Floor(unittest.TestCase):
         self.assertEqual(floor.for_row(self.floors, "touched", 3072, "always madvise [never]"), (400.0, "touched-4k"))
         self.assertEqual(floor.for_row(self.floors, "idle", 1024, ""), (None, ""))
 
+    def test_jobs(self):
+        # THP in use: the 4 KiB floor is for reference only, one repetition
+        self.assertEqual(floor.jobs([3072], [3072], 3, "always [madvise] never"),
+                         [(3072, ["untouched"], 3), (3072, ["touched-thp"], 3), (3072, ["touched-4k"], 1)])
+        # THP off: the 4 KiB floor is what touched rows are compared with
+        self.assertEqual(floor.jobs([], [1024], 3, "always madvise [never]"),
+                         [(1024, ["touched-4k", "touched-thp"], 3)])
+        self.assertEqual(floor.jobs([], [1024], 2, "[madvise]", reps_4k=2),     # FLOOR_REPS set
+                         [(1024, ["touched-4k", "touched-thp"], 2)])
+
     @unittest.skipUnless(os.path.exists("/usr/bin/gcc"), "needs gcc")
     def test_floor_binary_output(self):
         with tempfile.TemporaryDirectory() as d:
