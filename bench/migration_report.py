@@ -50,7 +50,7 @@ def summarize(rows):
              "errors": [r["error"] for r in rs if r.get("error")],
              "live_mib": num(rs[0].get("live_mib")) or 0}
         for k in ("total_ms", "downtime_ms", "transferred_bytes", "skipped_pages", "zero_pages",
-                  "precopy_mib_s", "downtime_bytes",
+                  "precopy_mib_s", "downtime_bytes", "free_sent_pages",
                   "cache_mib", "workload_mib", "drop_pages"):
             v = [num(r.get(k)) for r in ok if num(r.get(k)) is not None]
             s[k] = statistics.median(v) if v else None
@@ -104,15 +104,24 @@ def targets(summ):
         lim = live * 1.05
         v = "met" if sent <= lim else f"missed by {sent - lim:.0f} MiB ({sent / live:.2f}x the live data)"
         extra = ""
+        late = b.get("free_sent_pages")
+        late_txt = ("" if late is None else
+                    f"; free pages sent before their hint landed: {late / 256:.1f} MiB (median)")
         if sent > lim:
             cache = b.get("cache_mib") or 0
             extra = (f"; the guest keeps {cache:.0f} MiB of cache" +
-                     (" (not dropped in this configuration, so it is sent)" if not suffix else
+                     (" (not dropped in this configuration, so it is sent: the drop-cache request is "
+                      "what removes it)" if not suffix else
                       f", the drop freed {(b.get('drop_pages') or 0) / 256:.0f} MiB") +
-                     f" and the rest is pages dirtied or not hinted before they were sent")
+                     f"{late_txt}; the rest is the guest's own pages (firmware, image, page tables) "
+                     f"and pages dirtied during the round")
+        else:
+            extra = late_txt
         out.append(f"- **bytes, bitmap {label}**: {sent:.0f} MiB sent, target <= live "
                    f"{live:.0f} MiB + 5% = {lim:.0f} MiB: **{v}**{extra}.")
-        for other, need in (("ours-none" + suffix, 10), ("ours-fph" + suffix, 2)):
+        # "the upstream FREE_PAGE_HINT": Linux's own driver (the issue's reference figures)
+        # and our guest's answer to the same protocol; both are judged
+        for other, need in (("ours-none" + suffix, 10), ("ours-fph" + suffix, 2), ("linux-fph", 2)):
             o = by.get(other)
             if not o or o["total_ms"] is None:
                 out.append(f"- total time vs {other}: not measured: no verdict.")
@@ -130,7 +139,10 @@ def targets(summ):
                             f"bitmap and {o['precopy_mib_s']:.0f} MiB/s in {other}, and "
                             f"{b['downtime_bytes'] / MIB:.0f} vs {o['downtime_bytes'] / MIB:.0f} MiB "
                             f"went in the downtime")
-                if other.startswith("ours-none"):
+                if other == "linux-fph":
+                    why += (f". Linux's driver takes free memory as 4 MiB blocks to hint it and zeroes "
+                            f"each (init_on_alloc=1), so those pages are sent again as zero pages")
+                elif other.startswith("ours-none"):
                     ceil = o["transferred_bytes"] / MIB / (b["live_mib"] * 1.05)
                     why += (f". Even at the bytes target (live + 5%) the ratio could reach only "
                             f"{ceil:.1f}x at equal throughput: 10x needs the no-hints run to be slower "
@@ -138,8 +150,10 @@ def targets(summ):
                 else:
                     why += (f". Both protocols skip the same free pages here (skipped "
                             f"{b['skipped_pages'] / 256:.0f} vs {o['skipped_pages'] / 256:.0f} MiB): our "
-                            f"guest answers FREE_PAGE_HINT from the same free bitmap, so on this guest the "
-                            f"bitmap's only edge is how soon its hints land")
+                            f"guest answers FREE_PAGE_HINT from the same free bitmap without taking the "
+                            f"pages, so the bitmap's only edge is how soon its hints land (free pages "
+                            f"sent before their hint landed: {(b.get('free_sent_pages') or 0) / 256:.1f} "
+                            f"vs {(o.get('free_sent_pages') or 0) / 256:.1f} MiB)")
                 why += "."
             caveat = ""
             early = [f"{x['config']} {x['downtime_bytes'] / x['transferred_bytes']:.0%}" for x in (b, o)
@@ -287,22 +301,26 @@ destination.
 
 ## Reading the figures (TCG, 2 cores)
 
-- With max-bandwidth unlimited, throughput is CPU: the source's migration thread, its
-  vCPU thread and the destination share two cores. Our guest keeps its vCPU busy during
-  the migration (it serves the device and polls the agent in a busy-wait loop,
-  guest/tests/migrate-hints.c), the Linux guest sleeps in HLT waiting for console input,
-  which leaves more CPU to the migration (compare the MiB/s column). Once the source stops
-  for the switch-over the same QEMU moves GB/s. Some runs fall into a fast mode: their
-  precopy runs at 1-3 GiB/s, QEMU's bandwidth estimate lets it stop with hundreds of MiB
-  left (large `downtime_bytes`), and they end 5-10x sooner than other repetitions of the
-  same configuration. It has hit every kind of configuration (FREE_PAGE_HINT most often in
-  quiet runs, the bitmap and no hints in others); which runs it hits is not explained yet.
-  Read the spread, and the bytes, which do not depend on it.
+- With max-bandwidth unlimited, what paces a migration here is the destination touching
+  its RAM for the first time. perf during a no-hints precopy (bench/README.md): the
+  destination's main thread spends ~90% of a core in the kernel's `clear_page_erms`
+  under `do_huge_pmd_anonymous_page` (zeroing each fresh 2 MiB THP it writes into), the
+  source's migration thread ~5% (it waits on the socket), our guest's vCPU halts. This
+  machine is itself a VM, so first touches of its memory are slow (~400 MiB/s). A page
+  the host skips is never touched on the destination, so skipping saves that cost too.
+  Some runs fall into a fast mode: precopy at 1-3 GiB/s, QEMU's bandwidth estimate lets
+  it stop with hundreds of MiB left (large `downtime_bytes`), and they end 5-10x sooner
+  than other repetitions of the same configuration. It hits every kind of configuration;
+  the likely cause is the destination getting memory that is already backed (freed by an
+  earlier QEMU of the run). Read the spread, and the bytes, which do not depend on it.
 - Time is bytes / throughput, so the 10x target needs ~10x fewer bytes at equal
   throughput; with 512 MiB of live data that must be sent, no-hints would have to send
-  over 5 GiB, more than this 4 GiB guest has. Against FREE_PAGE_HINT, our guest answers
-  both protocols from the same free-page bitmap and both skip the same pages, so the
-  bitmap can only win on how soon its hints land and what it costs per round.
+  over 5 GiB, more than this 4 GiB guest has. Against our guest's FREE_PAGE_HINT, both
+  protocols are answered from the same free-page bitmap and skip the same pages, so the
+  bitmap can only win on how soon its hints land (`free_sent_pages`: stock QEMU's
+  FREE_PAGE_HINT waits for the migration thread's 50 ms hold of the dirty bitmap, which
+  patch 0008 removes for ours). Against Linux's FREE_PAGE_HINT it wins on bytes: Linux
+  zeroes the blocks it hints, which are then sent again as zero pages.
 - The Linux guest's FREE_PAGE_HINT destination has died after the switch-over in some
   runs on this machine (Debian QEMU 7.2, TCG; bench/README.md, "What the migration runs
   showed"): such a run is data_verified=0 with the kernel's oops as its error.
