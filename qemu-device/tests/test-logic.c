@@ -238,6 +238,9 @@ static void test_bad_headers(void)
                 (UINT64_MAX >> 12) - 10, 8, BOTH);
     bad_between("BITMAP start_pfn 2^63", FB_BAD_OVERFLOW, FB_REC_BITMAP, 30, 0,
                 0, 0, 1ull << 63, 8, BOTH);
+    /* FB-D6: the last page's end must fit in 64 bits, so ending at 2^64 is out */
+    bad_between("BITMAP ending exactly at 2^64", FB_BAD_OVERFLOW, FB_REC_BITMAP,
+                12, 0, 0, 0, (1ull << 52) - 64, 8, BOTH);
 }
 
 static void test_bad_entries(void)
