@@ -574,18 +574,23 @@ static void migrate_hints(void)
 				report(false, "host-req-stats readable on the destination");
 		}
 		if (m.fph) {
+			/* expect_wrong=fph-ids / fph-done: the V1 / V3 checks, inverted (negative entries) */
+			const char *wrong = arg_get("expect_wrong") ? arg_get("expect_wrong") : "";
+			u32 id_min = !strcmp(wrong, "fph-ids") ? 0xc0000000u : 0x80000000u;
+			bool done_wrong = !strcmp(wrong, "fph-done");
 			bool incr = true;
 
 			for (u32 k = 1; k < b->fph_nids; k++)
-				incr = incr && b->fph_ids[k] != b->fph_ids[k - 1] && b->fph_ids[k] >= 0x80000000u;
-			report(b->fph_nids >= 1 && b->fph_ids[0] >= 0x80000000u && incr,
-			       "FPH V1: %u cmd ids >= 0x80000000, a new one per round (first 0x%x, last 0x%x)", b->fph_nids,
+				incr = incr && b->fph_ids[k] != b->fph_ids[k - 1] && b->fph_ids[k] >= id_min;
+			report(b->fph_nids >= 1 && b->fph_ids[0] >= id_min && incr,
+			       "FPH V1: %u cmd ids >= 0x%x, a new one per round (first 0x%x, last 0x%x)", b->fph_nids, id_min,
 			       b->fph_ids[0], b->fph_nids ? b->fph_ids[b->fph_nids - 1] : 0);
 			report(b->fs.done == b->fs.requests && b->fs.pages > 0,
 			       "FPH: %llu rounds hinted %llu pages, each ended with STOP", (unsigned long long)b->fs.requests,
 			       (unsigned long long)b->fs.pages);
-			report(virtio_cread32(&b->vd, 8) == 1 || b->fs.fph_done_seen,
-			       "FPH: the device says DONE after the migration (cmd id 0x%x, DONE seen %llu)",
+			report((virtio_cread32(&b->vd, 8) == 1 || b->fs.fph_done_seen) != done_wrong,
+			       done_wrong ? "FPH V3 (expect_wrong): the device says no DONE after the migration (cmd id 0x%x, DONE seen %llu)"
+					  : "FPH V3: the device says DONE after the migration (cmd id 0x%x, DONE seen %llu)",
 			       virtio_cread32(&b->vd, 8), (unsigned long long)b->fs.fph_done_seen);
 			if (b->fph_stale_probe)
 				report(b->fs.stale_sent > 0 && bad == 0,
