@@ -15,7 +15,9 @@ EXTRA = KEY + ["sweep", "ready_ms", "touched_mib", "touch_guest_ms", "inflate_po
                "rss_deflated_mib", "thp_before_mib",
                # free page reporting rows (op = report)
                "host_report_ms", "report_pages", "report_blocks_4m", "report_blocks_2m",
-               "qemu_cpu_report_ms", "rss_after_mib", "actual_after_mib", "discard_count", "error"]
+               "qemu_cpu_report_ms", "rss_after_mib", "actual_after_mib", "discard_count",
+               # the Linux guest's own reporting (host timeline)
+               "report_passes", "report_other_calls", "discards_before_ready", "rss_return_ms", "error"]
 
 
 def fmt(v):

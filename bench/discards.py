@@ -132,3 +132,96 @@ class Counter:
                 os.close(fd)
         self.ctl = self.ack = None
         return self.count
+
+
+def parse_script(text):
+    """(time s, length bytes) of each event in `perf script -F time,trace` output of
+    syscalls:sys_enter_madvise ("  123.456789: start: 0x..., len_in: 0x..., behavior: 0x...")."""
+    out = []
+    for line in text.splitlines():
+        if "len_in:" not in line or ":" not in line:
+            continue
+        t, rest = line.split(":", 1)
+        try:
+            out.append((float(t), int(rest.split("len_in:")[1].split(",")[0].strip(), 16)))
+        except ValueError:
+            continue
+    return out
+
+
+def parse_intervals(text):
+    """(time s since perf started, count) of each `perf stat -I -x,` line."""
+    out = []
+    for line in text.splitlines():
+        f = line.strip().split(",")
+        if len(f) >= 4 and f[3] == EVENT:
+            try:
+                t = float(f[0])
+            except ValueError:
+                continue
+            out.append((t, int(f[1]) if f[1].strip().isdigit() else 0))
+    return out
+
+
+class Timeline:
+    """Every MADV_DONTNEED call of a QEMU process with its time and length, for a guest
+    that reports on its own schedule (Linux): `perf record` of the same tracepoint on
+    CLOCK_MONOTONIC (Python's time.monotonic), plus `perf stat -I` beside it so the
+    caller can see live when the calls stop. Both only count or copy a record per call
+    into a buffer; for ~1000 calls that costs nothing measurable."""
+
+    INTERVAL_MS = 250
+
+    def __init__(self, pid, workdir, timeout=10.0):
+        self.reason = ""
+        self.rec = self.stat = None
+        self.timeout = timeout
+        if not os.access(PERF, os.X_OK):
+            self.reason = f"perf not found ({PERF}; Debian package linux-perf)"
+            return
+        os.makedirs(workdir, exist_ok=True)
+        self.data, self.live = os.path.join(workdir, "perf.data"), os.path.join(workdir, "perf.live")
+        for p in (self.data, self.live):
+            if os.path.exists(p):
+                os.unlink(p)
+        filt = ["-e", EVENT, "--filter", f"behavior=={MADV_DONTNEED}", "-p", str(pid)]
+        self.rec = subprocess.Popen([PERF, "record", "-q", "-k", "CLOCK_MONOTONIC", *filt, "-o", self.data],
+                                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL)
+        self.t_stat = time.monotonic()
+        self.stat = subprocess.Popen([PERF, "stat", "-I", str(self.INTERVAL_MS), "-x", ",", *filt, "-o", self.live],
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+
+    def last_call_at(self):
+        """time.monotonic() of the end of the last interval with a call (None: none yet)."""
+        if not self.stat:
+            return None
+        try:
+            with open(self.live) as f:
+                ivs = parse_intervals(f.read())
+        except OSError:
+            return None
+        busy = [t for t, n in ivs if n]
+        return self.t_stat + busy[-1] if busy else None
+
+    def stop(self):
+        """Stop both; returns [(time.monotonic() s, bytes)] of every call, or None."""
+        for p in (self.stat, self.rec):
+            if p and p.poll() is None:
+                p.send_signal(signal.SIGINT)
+        for p in (self.stat, self.rec):
+            if p:
+                try:
+                    p.wait(timeout=self.timeout)
+                except subprocess.TimeoutExpired:
+                    p.kill()         # our own child, by its pid
+                    p.wait()
+        if not self.rec:
+            return None
+        self.rec = self.stat = None
+        r = subprocess.run([PERF, "script", "-i", self.data, "-F", "time,trace"], capture_output=True, text=True)
+        if r.returncode != 0:
+            self.reason = "perf script failed: " + (r.stderr.strip().splitlines() or ["?"])[-1]
+            return None
+        return parse_script(r.stdout)

@@ -127,14 +127,18 @@ def guest_stages(vm, start, op, pages, wait_s):
     return tot
 
 
-def boot(c, accel, mem_mib, balloon_mib, scenario, frag, logdir, tag, seed, res):
-    """Start the point's guest and wait for BENCH ready (TOUCH line read, actual checked)."""
+def boot(c, accel, mem_mib, balloon_mib, scenario, frag, logdir, tag, seed, res, on_start=None):
+    """Start the point's guest and wait for BENCH ready (TOUCH line read, actual checked).
+    on_start(vm) runs once QEMU is up, before the guest is ready. Sets vm.t_ready."""
     argv = configs.argv(c, accel, mem_mib, balloon_mib, scenario, frag, seed)
     vm = VM(argv, os.path.join(logdir, "run"), os.path.join(logdir, tag + ".log"))
     boot_timeout = 120 + mem_mib / 1024 * 5 + (mem_mib / 1024 * 10 if scenario == "touched" else 0)
     vm.start()
     try:
+        if on_start:
+            on_start(vm)
         _, m, t_ready = vm.wait_line(r"^BENCH ready", boot_timeout)
+        vm.t_ready = t_ready
         res["ready_ms"] = (t_ready - vm.t_start) * 1e3
         lines, _ = vm.lines_since(0)
         for t in lines:
@@ -222,6 +226,8 @@ def run_report(c, accel, mem_mib, balloon_mib, scenario, frag, logdir, tag, seed
     guest's pass (report_ms), the host's time from the cue to the guest's line,
     QEMU's discard calls (perf, when count_discards = perf), CPU time and RSS
     before and after; `actual` must not change."""
+    if c.guest == "linux":
+        return run_linux_report(c, accel, mem_mib, balloon_mib, scenario, frag, logdir, tag, seed)
     res = {}
     op_timeout = 60 + balloon_mib / 1024 * 15
     vm = boot(c, accel, mem_mib, balloon_mib, scenario, frag, logdir, tag, seed, res)
@@ -261,4 +267,95 @@ def run_report(c, accel, mem_mib, balloon_mib, scenario, frag, logdir, tag, seed
             else:
                 res["discard_count"] = f"not counted: {counter.reason}"
         vm.stop()
+    return res
+
+
+# The Linux guest reports on its own (mm/page_reporting.c): 2 s after pages are freed,
+# then passes 2 s apart. Its reporting has ended when no discard came for QUIET_S
+# (three of those delays); a point gives up after REPORT_WINDOW_S.
+LINUX_REPORT_QUIET_S = 6.0
+LINUX_REPORT_WINDOW_S = 120.0
+BLOCK_SIZES = (2 << 20, 4 << 20)     # what Linux reports on x86-64: order 9 and 10 blocks
+
+
+def linux_report_fields(events, t_ready, balloon_mib, rss):
+    """Fields of a Linux reporting point from the host's timeline: events are
+    [(time, bytes)] of QEMU's MADV_DONTNEED calls, rss [(time, MiB)] samples of QEMU's
+    RSS, both on time.monotonic(). Counted from `BENCH ready` (the toucher has freed
+    its memory): report_ms is when the 2/4 MiB discards since then add up to the
+    balloon's size; host_report_ms when the last one came (all free memory reported).
+    Discard calls are the 2/4 MiB ones; QEMU's own calls of other sizes are counted apart."""
+    after = [(t, n) for t, n in events if t >= t_ready]
+    blocks = [(t, n) for t, n in after if n in BLOCK_SIZES]
+    out = {"discard_calls": len(blocks), "guest_records": len(blocks),
+           "report_blocks_4m": sum(1 for _, n in blocks if n == 4 << 20),
+           "report_blocks_2m": sum(1 for _, n in blocks if n == 2 << 20),
+           "report_pages": sum(n for _, n in blocks) // 4096,
+           "discards_before_ready": len(events) - len(after),
+           "report_other_calls": len(after) - len(blocks)}
+    want, got = balloon_mib << 20, 0
+    for t, n in blocks:
+        got += n
+        if got >= want:
+            out["report_ms"] = (t - t_ready) * 1e3
+            break
+    if blocks:
+        out["host_report_ms"] = (blocks[-1][0] - t_ready) * 1e3
+        # passes: runs of discards with less than a second between them
+        out["report_passes"] = 1 + sum(1 for a, b in zip(blocks, blocks[1:]) if b[0] - a[0] > 1.0)
+    if rss:
+        r0 = rss[0][1]
+        for t, m in rss:
+            if r0 - m >= balloon_mib:
+                out["rss_return_ms"] = (t - t_ready) * 1e3
+                break
+    return out
+
+
+def run_linux_report(c, accel, mem_mib, balloon_mib, scenario, frag, logdir, tag, seed=1):
+    """The Linux guest's own free page reporting (virtio_balloon + page_reporting) with
+    free-page-reporting=on: nothing to send, the guest reports by itself. We record
+    every discard call of QEMU from its start (perf), wait from `BENCH ready` until
+    the discards have stopped, sampling RSS, and take the times from that timeline."""
+    res = {}
+    tl = None
+
+    def attach(vm):
+        nonlocal tl
+        tl = discards.Timeline(vm.proc.pid, os.path.join(logdir, "run", "perf"))
+
+    vm = boot(c, accel, mem_mib, balloon_mib, scenario, frag, logdir, tag, seed, res, on_start=attach)
+    events = None
+    try:
+        if tl.reason:
+            raise GuestError(f"cannot time Linux's reporting without perf: {tl.reason}")
+        res["thp_before_mib"] = vm.thp_mib()
+        rss = [(time.monotonic(), vm.rss_mib())]
+        cpu0 = vm.cpu_ms()
+        t_ready = vm.t_ready
+        while True:
+            time.sleep(0.25)
+            now = time.monotonic()
+            rss.append((now, vm.rss_mib()))
+            last = tl.last_call_at()
+            if last and last > t_ready and now - last > LINUX_REPORT_QUIET_S:
+                break
+            if now - t_ready > LINUX_REPORT_WINDOW_S:
+                raise GuestError(f"Linux still reporting (or never started) {LINUX_REPORT_WINDOW_S:.0f} s after"
+                                 f" ready; log {vm.log_path}")
+        res.update(qemu_cpu_report_ms=vm.cpu_ms() - cpu0, rss_before_mib=rss[0][1], rss_after_mib=rss[-1][1])
+        actual = vm.qmp.cmd("query-balloon")["actual"]
+        res["actual_after_mib"] = actual // MIB
+        if actual != mem_mib * MIB:
+            raise GuestError(f"actual changed to {actual // MIB} MiB during free page reporting")
+    finally:
+        if tl:
+            events = tl.stop()
+        vm.stop()
+    if events is None:
+        raise GuestError(f"no discard timeline: {tl.reason}")
+    res.update(linux_report_fields(events, t_ready, balloon_mib, rss))
+    res["discard_count"] = "perf: madvise(MADV_DONTNEED) calls of QEMU after ready"
+    if "report_ms" not in res:
+        raise GuestError(f"Linux reported {res['report_pages'] >> 8} MiB after ready, less than {balloon_mib} MiB")
     return res

@@ -177,36 +177,48 @@ def report_section(md, rrows, rows, extra):
                 f"| {ratio(rep, fl)} | {cell(med(ex, 'rss_before_mib'), digits=0)} → {cell(med(ex, 'rss_after_mib'), digits=0)} "
                 f"| {cell(med(ex, 'actual_after_mib'), digits=0)} | {cmp[0]} | {cmp[1]} |")
     mib = gib(SEED[1])
-    counted = (f"counted on the host ({calls_seen:.0f} in the median: "
-               "QEMU's madvise(MADV_DONTNEED) calls during the pass, perf's syscall tracepoint)"
+    kinds = {cfg[n]["guest"] for n in configs_in_order(md, rrows)}
+    counted = ("counted on the host (QEMU's madvise(MADV_DONTNEED) calls, perf's syscall tracepoint)"
                if calls_seen is not None else
-               f"not counted in this run ({'; '.join(sorted(x for x in uncounted if x)) or 'no count'}): "
+               f"not counted in this run ({'; '.join(sorted(x for x in uncounted if x)) or 'no count'}); "
                "by QEMU's code it is one per block")
-    return [
-        "## Free page reporting on stock QEMU: what it compares", "",
-        f"Our guest reports {mib} GiB of free memory (the balloon's size) with free page reporting "
-        "(VIRTIO_BALLOON_F_REPORTING, virtio 1.2; merged upstream in Linux 5.7 and QEMU 5.1) to Debian's "
-        "unmodified QEMU with `free-page-reporting=on` (docs/bench-guest-modes.md, `test=bench-report`). "
-        "Blocks as Linux 6.1's page_reporting takes them: 4 MiB (order 10) where free, else 2 MiB "
-        "(pageblock order), 32 per request, one request in flight, waiting for each ack. "
-        "*report, end to end* is the guest's whole pass, from the first search for a free block to the "
-        "last ack (the device acks after discarding); stages a and b are parts of it. The pass starts on a "
-        "cue from the benchmark outside the timed pass (QMP `balloon` to the full size: num_pages stays 0); "
-        "inflate-extra.csv's host_report_ms is the host's time from that cue to the guest's line.", "",
-        "\n".join(lines), "",
-        "**What it compares**: the host discarding the same amount of free guest memory through a merged "
-        "upstream protocol on an unmodified QEMU, against inflating the balloon by that amount. Stock QEMU "
-        "discards every reported block with the call the balloon uses (ram_block_discard_range: one "
-        f"madvise per block), so the discard calls are the blocks; they are {counted}. The touched row's RSS "
-        "shows the host really got the memory back; the floor is the same one madvise over the same memory "
-        "as for the inflate rows.", "",
-        "**What it does not compare**: it is not a balloon size change. The memory stays the guest's: "
-        "`actual` does not change (checked after every pass), nothing is taken away from the guest, the guest "
-        "may reuse the pages at once (the host faults them back in as zero pages), and there is no deflate. "
-        "The host cannot ask for memory with it, it only learns which free pages it may drop, and only when "
-        "the guest decides: Linux starts 2 s after pages are freed and reports at most 1/16 of each free list "
-        "per pass, about 30 s for all free memory, a pacing this row leaves out. The Linux guest's own "
-        "reporting is not a row of this table (bench/README.md says why).", ""]
+    p = ["## Free page reporting on stock QEMU: what it compares", ""]
+    if "fastballoon" in kinds:
+        p += [f"Our guest reports {mib} GiB of free memory (the balloon's size) with free page reporting "
+              "(VIRTIO_BALLOON_F_REPORTING, virtio 1.2; upstream since Linux 5.7 and QEMU 5.1) to Debian's "
+              "unmodified QEMU with `free-page-reporting=on` (docs/bench-guest-modes.md, `test=bench-report`), "
+              "in blocks as Linux 6.1's page_reporting takes them: 4 MiB (order 10) where free, else 2 MiB "
+              "(pageblock order), 32 per request, one request in flight, waiting for each ack. Its *report, "
+              "end to end* is the guest's whole pass, from the first search for a free block to the last ack "
+              "(the device acks after discarding); stages a and b are parts of it. The pass starts on a cue "
+              "from the benchmark, outside the timed pass (QMP `balloon` to the full size: num_pages stays 0); "
+              "inflate-extra.csv's host_report_ms is the host's time from that cue to the guest's line.", ""]
+    if "linux" in kinds:
+        p += ["The Linux guest reports by itself (mm/page_reporting.c with the virtio_balloon driver): 2 s "
+              "after pages are freed, then in passes 2 s apart, each taking at most about 1/16 of a free "
+              "list; the benchmark only watches. Its *report, end to end* is measured on the host, from a "
+              "perf record of every madvise(MADV_DONTNEED) of QEMU: from `BENCH ready` (idle: init is done; "
+              f"touched: the toucher has freed its memory) until the 2 and 4 MiB discards since then add up to "
+              f"{mib} GiB. Its discard calls are those blocks; inflate-extra.csv adds host_report_ms (until "
+              "the last block: all free memory reported), report_passes, rss_return_ms (when QEMU's RSS "
+              f"was {mib} GiB below its value at ready), and the calls of other sizes QEMU made itself "
+              "(report_other_calls, discards_before_ready). It runs in `make bench` only, one repetition: "
+              "each point waits for Linux's pace (~25 s).", ""]
+    p += ["\n".join(lines), "",
+          "**What it compares**: the host discarding the same amount of free guest memory through a merged "
+          "upstream protocol on an unmodified QEMU, against inflating the balloon by that amount. Stock QEMU "
+          "discards every reported block with the call the balloon uses (ram_block_discard_range: one "
+          f"madvise per block), so the discard calls are the blocks; they are {counted}. The touched rows' RSS "
+          "shows the host really got the memory back; the floor is the same one madvise over the same memory "
+          "as for the inflate rows.", "",
+          "**What it does not compare**: it is not a balloon size change. The memory stays the guest's: "
+          "`actual` does not change (checked after every pass), nothing is taken away from the guest, the guest "
+          "may reuse the pages at once (the host faults them back in as zero pages), and there is no deflate. "
+          "The host cannot ask for memory with it; it only learns which free pages it may drop, and only when "
+          "the guest decides. Our guest's row leaves out Linux's pacing (the delay and the per-pass budget, "
+          "there so that reporting does not disturb a running guest); the Linux row is that pacing, not the "
+          "cost of the protocol.", ""]
+    return p
 
 
 def host_cost_table(md, rows, extra):

@@ -210,9 +210,10 @@ def measure_all(pts, accel, md, w, eta, failures, logdir, t_run):
             ok = True
             if c.op == "report":
                 calls = row.get("discard_calls")
-                what = (f"report {row['report_ms']:.1f} ms, {row['guest_records']} blocks in"
-                        f" {row['guest_reqs']} requests, {calls if calls is not None else 'uncounted'}"
-                        f" discard calls, RSS {row['rss_before_mib']:.0f} -> {row['rss_after_mib']:.0f} MiB")
+                what = (f"report {row['report_ms']:.1f} ms, {row['guest_records']} blocks"
+                        + (f" in {row['guest_reqs']} requests" if row.get("guest_reqs") else "")
+                        + f", {calls if calls is not None else 'uncounted'} discard calls,"
+                        f" RSS {row['rss_before_mib']:.0f} -> {row['rss_after_mib']:.0f} MiB")
             else:
                 what = f"inflate {row['inflate_ms']:.0f} ms, deflate {row['deflate_ms']:.0f} ms"
         except (GuestError, QMPError, OSError) as e:

@@ -160,6 +160,35 @@ class ReportMode(unittest.TestCase):
             child.stdout.close()
 
 
+class LinuxReport(unittest.TestCase):
+    M = 1 << 20
+
+    def test_timeline(self):
+        ev = [(9.0, 4096), (9.5, 4 * self.M)]                        # before ready: QEMU's own, a pass
+        ev += [(10.0 + 2 * k + i * 0.001, 4 * self.M) for k in range(6) for i in range(128)]   # 6 passes, 3 GiB
+        ev += [(22.5, 8192), (23.0, 2 * self.M)]                    # one call of another size, a last 2 MiB
+        rss = [(10.0, 3900.0), (15.0, 2000.0), (21.0, 820.0), (24.0, 400.0)]
+        f = point.linux_report_fields(ev, 10.0, 3072, rss)
+        self.assertEqual((f["discard_calls"], f["report_blocks_4m"], f["report_blocks_2m"]), (769, 768, 1))
+        self.assertEqual((f["report_other_calls"], f["discards_before_ready"]), (1, 2))
+        self.assertAlmostEqual(f["report_ms"], (20.0 + 0.127 - 10.0) * 1e3)  # the 768th 4 MiB block
+        self.assertAlmostEqual(f["host_report_ms"], 13000.0)
+        self.assertEqual(f["report_passes"], 7)
+        self.assertAlmostEqual(f["rss_return_ms"], 11000.0)          # 3900 - 820 >= 3072
+        self.assertEqual(f["report_pages"], (768 * 4 + 2) * 256)
+        short = point.linux_report_fields(ev[:100], 10.0, 3072, rss[:1])
+        self.assertNotIn("report_ms", short)                         # less than 3 GiB: no time
+        self.assertNotIn("rss_return_ms", short)
+
+    def test_perf_script_and_intervals(self):
+        s = ("  12.500000: start: 0x7f0000000000, len_in: 0x00400000, behavior: 0x00000004\n"
+             "  12.600000: start: 0x7f0000400000, len_in: 0x00200000, behavior: 0x00000004\nnoise\n")
+        self.assertEqual(discards.parse_script(s), [(12.5, 4 << 20), (12.6, 2 << 20)])
+        ev = discards.EVENT
+        i = f"# started\n     0.25,3,,{ev},1,100.00,,\n     0.50,<not counted>,,{ev},0,100.00,,\n"
+        self.assertEqual(discards.parse_intervals(i), [(0.25, 3), (0.5, 0)])
+
+
 class Floor(unittest.TestCase):
     floors = {"untouched/3072": {"median_ms": 0.002, "thp_mib": 0},
               "touched-4k/3072": {"median_ms": 400.0, "thp_mib": 0},
@@ -345,7 +374,9 @@ class Report(unittest.TestCase):
             self.assertIn("| rep | idle | 1.00 (1.00–1.00) | 0.10 | 0.80 | 25 |", text)
             self.assertIn("**What it does not compare**: it is not a balloon size change", text)
             self.assertIn("`actual` does not change", text)
-            self.assertIn("counted on the host (770 in the median", text)
+            self.assertIn("they are counted on the host (QEMU's madvise(MADV_DONTNEED) calls", text)
+            self.assertIn("Our guest reports 3 GiB of free memory", text)
+            self.assertNotIn("The Linux guest reports by itself", text)   # no Linux reporting row here
             self.assertNotIn("stale", text)
             # with migration results present, their section is kept
             open(os.path.join(d, "migration.md"), "w").close()
