@@ -310,9 +310,13 @@ destination.
   the host skips is never touched on the destination, so skipping saves that cost too.
   Some runs fall into a fast mode: precopy at 1-3 GiB/s, QEMU's bandwidth estimate lets
   it stop with hundreds of MiB left (large `downtime_bytes`), and they end 5-10x sooner
-  than other repetitions of the same configuration. It hits every kind of configuration;
-  the likely cause is the destination getting memory that is already backed (freed by an
-  earlier QEMU of the run). Read the spread, and the bytes, which do not depend on it.
+  than other repetitions of the same configuration. It hits every kind of configuration.
+  The likely cause: this VM runs Linux's virtio_balloon with free page reporting (feature
+  bit 5 in /sys/bus/virtio/devices/*/features), which hands memory freed here (by the
+  previous QEMUs of the run) back to the outer host 2 MiB at a time, seconds later; a
+  destination that gets freed memory not yet reported writes into it at GB/s, otherwise
+  every first touch faults on the outer host. Read the spread, and the bytes, which do
+  not depend on it.
 - Time is bytes / throughput, so the 10x target needs ~10x fewer bytes at equal
   throughput; with 512 MiB of live data that must be sent, no-hints would have to send
   over 5 GiB, more than this 4 GiB guest has. Against our guest's FREE_PAGE_HINT, both
