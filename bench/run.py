@@ -91,9 +91,8 @@ def plan(matrix, cfgs, reps_override):
 
 class ETA:
     """Time left from the points done so far: same configuration and point shape when
-    seen, else the closest shape seen, else a first guess scaled by guest and
-    balloon size (TCG here: Linux ~1.6 s/GiB for inflate plus deflate; Linux's own
-    free page reporting ~4.5 s/GiB at its pace)."""
+    seen, else the closest shape seen, else a first guess scaled by guest, protocol,
+    balloon size and scenario (see guess)."""
 
     def __init__(self):
         self.done = {}
@@ -115,13 +114,18 @@ class ETA:
             same = [v for kk, vs in self.done.items() if kk[:n] == k[:n] for v in vs]
             if same:
                 return statistics.mean(same)
-        per_gib = 1.6 if p["c"].guest == "linux" else 0.3     # inflate + deflate, TCG
-        if p["c"].op == "report":
-            # our guest: one pass of a few ms; Linux: its own pace, ~512 MiB per 2 s here
-            per_gib = 4.5 if p["c"].guest == "linux" else 0
-        g = 5 + p["mem_mib"] / 1024 * 0.3 + p["balloon_mib"] / 1024 * per_gib
-        if p["scenario"] == "touched":   # first touch of host memory: ~4.5 s/GiB here
-            g += min(p["mem_mib"] - 300, p["balloon_mib"] + 512) / 1024 * 4.5
+        # calibrated on this machine (TCG): boot to ready ~2-3 s, inflate + deflate ~1.1 s/GiB
+        # for Linux and ~0.25 s/GiB for our PFN path, first touch of host memory ~1-4.5 s/GiB
+        c = p["c"]
+        if c.op == "report":
+            # our guest: one pass of a few ms; Linux: its own pace (~512 MiB per 2 s
+            # here) and 6 s of quiet to see that it ended
+            per_gib = 6.5 if c.guest == "linux" else 0
+        else:
+            per_gib = 1.1 if c.guest == "linux" else 0.25 if c.protocol == "pfn" else 0.01
+        g = 3 + p["mem_mib"] / 1024 * 0.05 + p["balloon_mib"] / 1024 * per_gib
+        if p["scenario"] == "touched":
+            g += min(p["mem_mib"] - 300, p["balloon_mib"] + 512) / 1024 * 2
         return g
 
     def left(self, pts):
