@@ -348,6 +348,7 @@ class Report(unittest.TestCase):
                                   "protocol": p, "guest_args": "", "unavailable": "", "op": op}
                               for n, p, op in (("pfn", "pfn", "inflate"), ("bmp", "bitmap", "inflate"),
                                                ("rep", "report", "report"))}}
+            md["configs"]["lrep"] = dict(md["configs"]["rep"], guest="linux")
             with open(os.path.join(d, "inflate.json"), "w") as f:
                 json.dump(md, f)
             w = csvout.Writer(d)
@@ -361,6 +362,11 @@ class Report(unittest.TestCase):
                                alloc_ms=0.1, send_ms=0.8, discard_calls=770, guest_reqs=25, guest_records=770,
                                report_blocks_4m=766, report_blocks_2m=4, rss_before_mib=3655.0, rss_after_mib=583.0,
                                actual_after_mib=4096))
+                    if rep == 1:
+                        w.row(dict(base, config="lrep", guest="linux", fragmentation="native", device="stock",
+                                   protocol="report", report_ms=14000.0, discard_calls=900, guest_records=900,
+                                   report_blocks_4m=890, report_blocks_2m=10, rss_before_mib=3930.0,
+                                   rss_after_mib=400.0, actual_after_mib=4096))
             w.close()
             # a stale migration section must not survive in a directory without migration results
             with open(os.path.join(d, "README.md"), "w") as f:
@@ -372,11 +378,14 @@ class Report(unittest.TestCase):
             self.assertIn("| rep | touched | 12.0 (11.0–13.0) | 0.10 | 0.80 | 25 | 770 (766 + 4) | 770 | 9.00 | 1.33x "
                           "| 3655 → 583 | 4096 | 400 (33.3x) | 4.00 (0.33x) |", text)
             self.assertIn("| rep | idle | 1.00 (1.00–1.00) | 0.10 | 0.80 | 25 |", text)
+            # the Linux guest's own reporting: its pace, so no ratios
+            self.assertIn("| lrep | touched | 14000 | – | – | – | 900 (890 + 10) | 900 | 9.00 | – | 3930 → 400 "
+                          "| 4096 | 400 | 4.00 |", text)
+            self.assertIn("The Linux guest reports by itself", text)
             self.assertIn("**What it does not compare**: it is not a balloon size change", text)
             self.assertIn("`actual` does not change", text)
             self.assertIn("they are counted on the host (QEMU's madvise(MADV_DONTNEED) calls", text)
             self.assertIn("Our guest reports 3 GiB of free memory", text)
-            self.assertNotIn("The Linux guest reports by itself", text)   # no Linux reporting row here
             self.assertNotIn("stale", text)
             # with migration results present, their section is kept
             open(os.path.join(d, "migration.md"), "w").close()
