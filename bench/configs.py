@@ -3,6 +3,7 @@ configuration plus one point into a QEMU command line."""
 import configparser
 import os
 import shlex
+import shutil
 import subprocess
 from dataclasses import dataclass, field
 
@@ -125,8 +126,27 @@ def file_contains(path, needle):
             prev = chunk
 
 
+def perf_problem():
+    """Why perf cannot trace QEMU's syscalls here ("" when it can): bench/discards.py."""
+    perf = os.environ.get("PERF") or shutil.which("perf") or "/usr/bin/perf"
+    if not os.access(perf, os.X_OK):
+        return f"perf not found ({perf}; Debian package linux-perf)"
+    try:
+        with open("/proc/sys/kernel/perf_event_paranoid") as f:
+            paranoid = int(f.read())
+    except (OSError, ValueError):
+        paranoid = 2
+    if os.geteuid() != 0 and paranoid > -1:
+        return f"tracing syscalls with perf needs root or kernel.perf_event_paranoid=-1 (it is {paranoid})"
+    return ""
+
+
 def check(c):
     """Set c.unavailable to the first reason this configuration cannot run."""
+    if c.op == "report" and c.guest == "linux" and perf_problem():
+        # Linux reports on its own schedule: the host's discard calls are the only clock
+        c.unavailable = f"{perf_problem()}: the Linux guest's reporting is timed from QEMU's discard calls"
+        return c
     if not (os.path.isfile(c.qemu) and os.access(c.qemu, os.X_OK)):
         hint = {"patched": " (build it with `make qemu`)",
                 "stock": " (apt-get install qemu-system-x86)"}.get(c.qemu_kind, "")

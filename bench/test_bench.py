@@ -288,6 +288,22 @@ class CommandLine(unittest.TestCase):
         self.assertIn(" report_mib=3072 seed=2", args)
         self.assertIn("report_max_order=10", args)
 
+    def test_linux_reporting_needs_perf(self):
+        c = cfg("lrep", guest="linux", frags=["native"])
+        c.op = "report"
+        old = os.environ.get("PERF")
+        os.environ["PERF"] = "/nonexistent/perf"
+        try:
+            self.assertIn("perf not found", configs.check(c).unavailable)
+            ours = cfg("rep")                   # ours only counts discards with perf: still runs
+            ours.op, ours.qemu = "report", "/nonexistent/qemu"
+            self.assertNotIn("perf", configs.check(ours).unavailable)
+        finally:
+            if old is None:
+                del os.environ["PERF"]
+            else:
+                os.environ["PERF"] = old
+
     def test_bad_op_refused(self):
         with tempfile.NamedTemporaryFile("w", suffix=".cfg") as f:
             f.write("[x]\nguest = fastballoon\nop = deflate\n")
