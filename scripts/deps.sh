@@ -12,8 +12,9 @@ declare -A SETS=(
 	[qemu-build]="dpkg-dev gcc make git pkg-config meson ninja-build python3 flex bison bzip2 libglib2.0-dev libpixman-1-dev libfdt-dev zlib1g-dev libslirp-dev qemu-system-data seabios ipxe-qemu"
 	# libFuzzer for the device's parser
 	[fuzz]="clang-14 libclang-rt-14-dev"
-	# the Linux guest's initramfs (cpio, kmod), the plots (Debian's matplotlib)
-	[bench]="cpio kmod python3-matplotlib"
+	# the Linux guest's initramfs (cpio, kmod), the plots (Debian's matplotlib),
+	# perf to count QEMU's discard calls in the free page reporting rows
+	[bench]="cpio kmod python3-matplotlib linux-perf"
 )
 
 sets=("$@")
