@@ -2,6 +2,7 @@
 """Generate OUT/README.md (tables, the seed's stage table first) and PNG plots from
 OUT/inflate.csv, OUT/inflate-extra.csv and OUT/inflate.json. Returns/prints the
 seed table. usage: bench/report.py OUT_DIR"""
+import math
 import json
 import os
 import statistics
@@ -299,7 +300,45 @@ def targets(md, rows):
                    f" {'yes' if t[0] <= lim else f'no, {t[0] - lim:.1f} ms over'} |")
     else:
         out.append("| touched: bitmap within 1.5x floor + 20 ms | not measured in this run (configuration unavailable) | – |")
+    out += size_targets(rows)
     return "\n".join(out)
+
+
+def growth(rows, config):
+    """Idle inflate time against balloon size in the size sweep (16 GiB guest,
+    contiguous): the exponent k of time ~ size^k between the smallest and the
+    largest size (0 flat, 1 linear), with the two points; None if missing."""
+    pts = {}
+    for r in group(rows, config=config, scenario="idle", mem_mib=16384, fragmentation="contig"):
+        pts.setdefault(int(r["balloon_mib"]), []).append(r)
+    if len(pts) < 2:
+        return None
+    lo, hi = min(pts), max(pts)
+    a, b = med(pts[lo], "inflate_ms"), med(pts[hi], "inflate_ms")
+    if not a or not b or a[0] <= 0:
+        return None
+    return math.log(b[0] / a[0]) / math.log(hi / lo), (lo, a[0]), (hi, b[0])
+
+
+def size_targets(rows):
+    """Issue 6: bitmap time nearly flat in the balloon's size (contiguous), PFN time linear.
+    Judged by the exponent k of time ~ size^k: flat means k <= 0.5, linear k >= 0.8."""
+    out = []
+    for what, protocol, device, ok in (
+            ("size sweep: bitmap time nearly flat in balloon size (k <= 0.5 in time ~ size^k)",
+             "bitmap", "patched", lambda k: k <= 0.5),
+            ("size sweep: PFN time linear in balloon size (k >= 0.8)", "pfn", "stock", lambda k: k >= 0.8)):
+        names = sorted({r["config"] for r in rows if r["protocol"] == protocol and r["device"] == device
+                        and r["guest"] == "fastballoon"})
+        g = next((x for x in (growth(rows, n) for n in names) if x), None)
+        if not g:
+            out.append(f"| {what} | not measured in this run (make bench runs the size sweep) | – |")
+            continue
+        k, (lo, tlo), (hi, thi) = g
+        ms = lambda t: f"{t:.0f}" if t >= 100 else f"{t:.3g}"  # noqa: E731
+        out.append(f"| {what} | k = {k:.2f}: {ms(tlo)} ms at {lo} MiB, {ms(thi)} ms at {hi} MiB "
+                   f"({hi / lo:.0f}x the size, {thi / tlo:.1f}x the time) | {'yes' if ok(k) else 'no'} |")
+    return out
 
 
 def plots(out, md, rows):

@@ -318,6 +318,23 @@ class CommandLine(unittest.TestCase):
 
 
 class Report(unittest.TestCase):
+    def test_size_targets(self):
+        def rows(config, protocol, device, times):
+            return [{"config": config, "guest": "fastballoon", "protocol": protocol, "device": device,
+                     "scenario": "idle", "mem_mib": "16384", "fragmentation": "contig",
+                     "balloon_mib": str(size), "inflate_ms": str(t)} for size, t in times]
+        flat = rows("bmp", "bitmap", "patched", [(1024, 2.0), (4096, 2.6), (15360, 4.4)])
+        linear = rows("pfn", "pfn", "stock", [(1024, 100.0), (4096, 400.0), (15360, 1500.0)])
+        out = report.size_targets(flat + linear)
+        self.assertEqual(len(out), 2)
+        self.assertTrue(out[0].endswith("| yes |") and "k = 0.29" in out[0], out[0])
+        self.assertTrue(out[1].endswith("| yes |") and "k = 1.00" in out[1], out[1])
+        # a bitmap path that grows with the size, a PFN path that does not: both fail
+        out = report.size_targets(rows("bmp", "bitmap", "patched", [(1024, 2.0), (15360, 30.0)]) +
+                                  rows("pfn", "pfn", "stock", [(1024, 100.0), (15360, 120.0)]))
+        self.assertTrue(out[0].endswith("| no |") and out[1].endswith("| no |"), out)
+        self.assertIn("not measured", report.size_targets([])[0])
+
     def test_report_on_made_up_rows(self):
         with tempfile.TemporaryDirectory() as d:
             md = {"date": "x", "git_revision": "r", "matrix": "quick", "cpu_model": "cpu", "cpus": 2,
