@@ -40,23 +40,32 @@ def parse(text, enabled=True):
     return None
 
 
+def perf_missing():
+    """Why perf cannot run here, or "" when it can."""
+    return "" if os.access(PERF, os.X_OK) else f"perf not found ({PERF}; Debian package linux-perf)"
+
+
+def fresh_paths(workdir, *names):
+    """workdir/NAME for each name, none of them left over from an earlier point."""
+    os.makedirs(workdir, exist_ok=True)
+    paths = [os.path.join(workdir, n) for n in names]
+    for p in paths:
+        if os.path.exists(p):
+            os.unlink(p)
+    return paths
+
+
 class Counter:
     def __init__(self, pid, workdir, timeout=10.0):
         self.proc = None
-        self.reason = ""
         self.count = None
         self.timeout = timeout
         self.ctl = self.ack = None
         self.enabled = False
-        if not os.access(PERF, os.X_OK):
-            self.reason = f"perf not found ({PERF}; Debian package linux-perf)"
+        self.reason = perf_missing()
+        if self.reason:
             return
-        os.makedirs(workdir, exist_ok=True)
-        self.ctl_path, self.ack_path = os.path.join(workdir, "perf.ctl"), os.path.join(workdir, "perf.ack")
-        self.out = os.path.join(workdir, "perf.out")
-        for p in (self.ctl_path, self.ack_path, self.out):
-            if os.path.exists(p):
-                os.unlink(p)
+        self.ctl_path, self.ack_path, self.out = fresh_paths(workdir, "perf.ctl", "perf.ack", "perf.out")
         os.mkfifo(self.ctl_path)
         os.mkfifo(self.ack_path)
         self.proc = subprocess.Popen(
@@ -173,17 +182,12 @@ class Timeline:
     INTERVAL_MS = 250
 
     def __init__(self, pid, workdir, timeout=10.0):
-        self.reason = ""
         self.rec = self.stat = None
         self.timeout = timeout
-        if not os.access(PERF, os.X_OK):
-            self.reason = f"perf not found ({PERF}; Debian package linux-perf)"
+        self.reason = perf_missing()
+        if self.reason:
             return
-        os.makedirs(workdir, exist_ok=True)
-        self.data, self.live = os.path.join(workdir, "perf.data"), os.path.join(workdir, "perf.live")
-        for p in (self.data, self.live):
-            if os.path.exists(p):
-                os.unlink(p)
+        self.data, self.live = fresh_paths(workdir, "perf.data", "perf.live")
         filt = ["-e", EVENT, "--filter", f"behavior=={MADV_DONTNEED}", "-p", str(pid)]
         self.rec = subprocess.Popen([PERF, "record", "-q", "-k", "CLOCK_MONOTONIC", *filt, "-o", self.data],
                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
