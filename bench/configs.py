@@ -3,9 +3,10 @@ configuration plus one point into a QEMU command line."""
 import configparser
 import os
 import shlex
-import shutil
 import subprocess
 from dataclasses import dataclass, field
+
+import discards
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LINUX_DIR = os.environ.get("LINUX_GUEST_DIR", os.path.join(ROOT, "build/linux-guest"))
@@ -91,11 +92,15 @@ def load(path=os.path.join(ROOT, "bench/configs.cfg"), only=None):
         if "," in c.guest_args:
             raise SystemExit(f"bench: {path} [{name}]: guest_args must not contain commas")
         out.append(c)
-    if only:
-        missing = set(only) - {c.name for c in out}
-        if missing:
-            raise SystemExit(f"bench: no configuration named {', '.join(sorted(missing))} in {path}")
+    check_only(only, out, path)
     return out
+
+
+def check_only(only, cfgs, path):
+    """Every name asked for (--configs) must be a configuration of the file."""
+    missing = set(only or ()) - {c.name for c in cfgs}
+    if missing:
+        raise SystemExit(f"bench: no configuration named {', '.join(sorted(missing))} in {path}")
 
 
 _help_cache = {}
@@ -128,9 +133,9 @@ def file_contains(path, needle):
 
 def perf_problem():
     """Why perf cannot trace QEMU's syscalls here ("" when it can): bench/discards.py."""
-    perf = os.environ.get("PERF") or shutil.which("perf") or "/usr/bin/perf"
-    if not os.access(perf, os.X_OK):
-        return f"perf not found ({perf}; Debian package linux-perf)"
+    missing = discards.perf_missing(discards.perf_binary())
+    if missing:
+        return missing
     try:
         with open("/proc/sys/kernel/perf_event_paranoid") as f:
             paranoid = int(f.read())

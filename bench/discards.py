@@ -21,7 +21,12 @@ import subprocess
 import time
 
 MADV_DONTNEED = 4
-PERF = os.environ.get("PERF", shutil.which("perf") or "/usr/bin/perf")
+def perf_binary():
+    """$PERF, else perf on PATH, else Debian's /usr/bin/perf (read at each call)."""
+    return os.environ.get("PERF") or shutil.which("perf") or "/usr/bin/perf"
+
+
+PERF = perf_binary()
 EVENT = "syscalls:sys_enter_madvise"
 
 
@@ -40,9 +45,10 @@ def parse(text, enabled=True):
     return None
 
 
-def perf_missing():
-    """Why perf cannot run here, or "" when it can."""
-    return "" if os.access(PERF, os.X_OK) else f"perf not found ({PERF}; Debian package linux-perf)"
+def perf_missing(perf=None):
+    """Why perf (default: PERF) cannot run here, or "" when it can."""
+    perf = perf or PERF
+    return "" if os.access(perf, os.X_OK) else f"perf not found ({perf}; Debian package linux-perf)"
 
 
 def fresh_paths(workdir, *names):

@@ -82,10 +82,7 @@ def load(only=None):
         if c.hints not in ("none", "fph", "bitmap"):
             raise SystemExit(f"bench: {CFG} [{name}]: hints must be none, fph or bitmap")
         cfgs.append(c)
-    if only:
-        missing = set(only) - {c.name for c in cfgs}
-        if missing:
-            raise SystemExit(f"bench: no configuration named {', '.join(sorted(missing))} in {CFG}")
+    configs.check_only(only, cfgs, CFG)
     return run, cfgs
 
 
