@@ -17,7 +17,7 @@ QEMU_INPUTS := $(wildcard qemu-device/patches/*.patch qemu-device/logic/*.c \
 	qemu-device/logic/*.h) scripts/build-qemu.sh scripts/fetch-qemu-source.sh
 FB_DEV_BUILD := $(BUILD)/qemu-device
 FB_LOGIC_SRCS := qemu-device/logic/fb-parse.c qemu-device/logic/fb-runs.c \
-	qemu-device/logic/fb-hostreq.c
+	qemu-device/logic/fb-hostreq.c qemu-device/logic/fb-round.c
 FB_LOGIC_HDRS := $(wildcard qemu-device/logic/*.h qemu-device/tests/*.h)
 FUZZ_SECONDS ?= 60
 FUZZ_HR_SECONDS ?= 20
@@ -49,10 +49,18 @@ $(FB_DEV_BUILD)/test-hostreq: qemu-device/tests/test-hostreq.c $(FB_LOGIC_SRCS) 
 		-fno-sanitize-recover=all -Iqemu-device/logic -Iqemu-device/tests \
 		qemu-device/tests/test-hostreq.c $(FB_LOGIC_SRCS) -o $@
 
-# Both binaries print TAP; scripts/test-all.sh renumbers the two plans.
-test-device-unit: $(FB_DEV_BUILD)/test-logic $(FB_DEV_BUILD)/test-hostreq
-	@$(FB_DEV_BUILD)/test-logic; a=$$?; $(FB_DEV_BUILD)/test-hostreq; b=$$?; \
-		[ $$a -eq 0 ] && [ $$b -eq 0 ]
+$(FB_DEV_BUILD)/test-round: qemu-device/tests/test-round.c $(FB_LOGIC_SRCS) $(FB_LOGIC_HDRS)
+	@mkdir -p $(@D)
+	@echo "# building $@" >&2
+	@gcc -std=gnu11 -O1 -g -Wall -Wextra -Werror -fsanitize=address,undefined \
+		-fno-sanitize-recover=all -Iqemu-device/logic -Iqemu-device/tests \
+		qemu-device/tests/test-round.c $(FB_LOGIC_SRCS) -o $@
+
+# Every binary prints TAP; scripts/test-all.sh renumbers the plans.
+FB_UNIT_TESTS := $(FB_DEV_BUILD)/test-logic $(FB_DEV_BUILD)/test-hostreq \
+	$(FB_DEV_BUILD)/test-round
+test-device-unit: $(FB_UNIT_TESTS)
+	@rc=0; for t in $(FB_UNIT_TESTS); do $$t || rc=1; done; exit $$rc
 
 $(FB_DEV_BUILD)/fuzz-parse: qemu-device/fuzz/fuzz-parse.c $(FB_LOGIC_SRCS) $(FB_LOGIC_HDRS)
 	@mkdir -p $(@D)
