@@ -262,6 +262,19 @@ unsigned fb_hr_outstanding(const struct fb_hostreq *h)
     return n;
 }
 
+/*
+ * Was 'id' handed out before next_id? Ids grow by one and skip 0 when the
+ * counter wraps (after 2^64 requests), so "before" is modular: within the
+ * 2^63 ids below next_id. A stream whose live ids are at or beyond its
+ * counter would get them reused (FB-V13).
+ */
+static bool issued(const struct fb_hostreq *h, uint64_t id)
+{
+    uint64_t behind = h->next_id - id;
+
+    return id != 0 && behind != 0 && behind <= (1ull << 63);
+}
+
 bool fb_hr_valid(const struct fb_hostreq *h)
 {
     uint64_t k;
@@ -277,8 +290,9 @@ bool fb_hr_valid(const struct fb_hostreq *h)
         if (h->slot_state[i] == FB_HR_FREE) {
             continue;
         }
-        if (h->slot_id[i] == 0 || (h->slot_cmd[i] != FB_CMD_DROP_CACHE &&
-                                   h->slot_cmd[i] != FB_CMD_FREE_PAGES)) {
+        if (!issued(h, h->slot_id[i]) ||
+            (h->slot_cmd[i] != FB_CMD_DROP_CACHE &&
+             h->slot_cmd[i] != FB_CMD_FREE_PAGES)) {
             return false;
         }
         for (j = 0; j < i; j++) {
@@ -289,8 +303,13 @@ bool fb_hr_valid(const struct fb_hostreq *h)
         }
     }
     for (k = 0; k < h->out_n; k++) {
-        if (h->out_id[k] == 0 || h->out_cmd[k] < FB_CMD_DROP_CACHE ||
+        if (!issued(h, h->out_id[k]) ||
+            h->out_cmd[k] < FB_CMD_DROP_CACHE ||
             h->out_cmd[k] > FB_CMD_CANCEL) {
+            return false;
+        }
+        if (h->out_cmd[k] == FB_CMD_CANCEL &&
+            !issued(h, h->out_param[k])) {
             return false;
         }
         if (h->out_cmd[k] != FB_CMD_CANCEL) {
@@ -299,6 +318,28 @@ bool fb_hr_valid(const struct fb_hostreq *h)
                 h->slot_cmd[i] != h->out_cmd[k]) {
                 return false;
             }
+        }
+    }
+    return true;
+}
+
+bool fb_hr_loadable(const struct fb_hostreq *h)
+{
+    int i;
+
+    if (!fb_hr_valid(h)) {
+        return false;
+    }
+    /*
+     * A FREE_PAGES request belongs to one migration round, which is
+     * cancelled before the device state is saved; the round itself is not
+     * migrated, so a live one in a stream would be accepted forever.
+     */
+    for (i = 0; i < FB_HR_SLOTS; i++) {
+        if (h->slot_cmd[i] == FB_CMD_FREE_PAGES &&
+            (h->slot_state[i] == FB_HR_QUEUED ||
+             h->slot_state[i] == FB_HR_SENT)) {
+            return false;
         }
     }
     return true;

@@ -60,8 +60,11 @@ struct fb_hr_answer {
 void fb_hr_init(struct fb_hostreq *h);
 /* Device reset: every request and message is forgotten; ids keep growing. */
 void fb_hr_reset(struct fb_hostreq *h);
-/* Sanity of a state that came from outside (migration stream). */
+/* Sanity of a state: slots and queue consistent, every id below next_id. */
 bool fb_hr_valid(const struct fb_hostreq *h);
+/* A state that came in a migration stream: valid, and no FREE_PAGES request
+ * but a cancelled one (a round is cancelled before the state is saved). */
+bool fb_hr_loadable(const struct fb_hostreq *h);
 
 /* New DROP_CACHE or FREE_PAGES request, queued for sending. Returns its id,
  * or 0 when no slot or queue entry is free (a cancelled request's slot is

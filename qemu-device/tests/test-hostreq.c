@@ -270,6 +270,39 @@ static void test_valid(void)
     g = h;
     g.slot_cmd[0] = FB_CMD_CANCEL;
     ok(!fb_hr_valid(&g), "a CANCEL slot invalid");
+    /* FB-V13 across migration: the counter must be past every live id */
+    g = h;
+    g.next_id = a;
+    ok(!fb_hr_valid(&g), "a live id at the counter invalid (would be reused)");
+    g = h;
+    g.next_id = 1;
+    ok(!fb_hr_valid(&g), "live ids beyond the counter invalid");
+    /* the queue holds the DROP_CACHE, then the CANCEL of 'a' */
+    ok(h.out_n == 2 && h.out_cmd[1] == FB_CMD_CANCEL && h.out_param[1] == a,
+       "queue: DROP_CACHE, CANCEL");
+    g = h;
+    g.out_param[1] = g.next_id + 5;
+    ok(!fb_hr_valid(&g), "a queued CANCEL for an id never issued invalid");
+    g = h;
+    g.out_param[1] = 0;
+    ok(!fb_hr_valid(&g), "a queued CANCEL for id 0 invalid");
+    ok(fb_hr_loadable(&h), "a cancelled FREE_PAGES and a queued DROP_CACHE load");
+    /* a FREE_PAGES request never migrates live: its round does not */
+    g = h;
+    g.slot_state[0] = FB_HR_SENT;
+    ok(fb_hr_valid(&g) && !fb_hr_loadable(&g),
+       "a sent FREE_PAGES is a valid state but refused on load");
+    fb_hr_init(&g);
+    fb_hr_submit(&g, FB_CMD_FREE_PAGES, 0);
+    ok(fb_hr_valid(&g) && !fb_hr_loadable(&g),
+       "a queued FREE_PAGES is refused on load");
+    fb_hr_init(&g);
+    g.next_id = UINT64_MAX;
+    a = fb_hr_submit(&g, FB_CMD_DROP_CACHE, 1);
+    fb_hr_pop(&g);
+    ok(g.next_id == 1 && fb_hr_valid(&g) && fb_hr_loadable(&g),
+       "ids issued before the counter wrapped are still valid (%llu)",
+       (unsigned long long)a);
     /* an invalid state must still not make the functions misbehave */
     g = h;
     g.out_n = 1000;
