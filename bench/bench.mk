@@ -60,3 +60,14 @@ bench-selftest:
 # the migration benchmark alone (results/migration.*)
 bench-migration: bench-deps bench-linux-guest bench-others
 	$(BENCH_PYTHON) bench/migration.py $(BENCH_MIG_ARGS)
+
+# what arming dirty tracking before a free-page round costs on KVM (bench/kvm-clear-log.c;
+# docs/protocol.md "Why this is safe"): needs a KVM that runs a vCPU, nested is fine
+BENCH_KVM_CLEAR := build/bench/kvm-clear-log
+$(BENCH_KVM_CLEAR): bench/kvm-clear-log.c
+	@mkdir -p $(dir $@)
+	gcc -O2 -Wall -Wextra -Werror -o $@ bench/kvm-clear-log.c
+
+.PHONY: kvm-clear-cost
+kvm-clear-cost: $(BENCH_KVM_CLEAR)
+	$(BENCH_KVM_CLEAR) 3
