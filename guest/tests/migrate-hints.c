@@ -77,10 +77,15 @@ static u64 pset_alloc(struct pset *s, u64 n)
 	return s->pages - before;
 }
 
+static void pset_fill_from(struct pset *s, u64 first_run)
+{
+	for (u64 i = first_run; i < s->nruns; i++)
+		fpat_fill(s->runs[i].pfn, s->runs[i].n, s->seed);
+}
+
 static void pset_fill(struct pset *s)
 {
-	for (u64 i = 0; i < s->nruns; i++)
-		fpat_fill(s->runs[i].pfn, s->runs[i].n, s->seed);
+	pset_fill_from(s, 0);
 }
 
 static u64 pset_bad(struct pset *s)
@@ -169,12 +174,14 @@ static void mig_status(const char *r, char *st, size_t len)
 struct mig {
 	const char *hints;
 	bool bitmap, fph, checks;
-	u64 write_hinted;	/* pages to take from the pool and write after the first hints */
+	u64 write_hinted;	/* pages to take from the pool and write, a share after each answer */
+	u64 wh_base;		/* hinted_w's pages when this migration started */
 	u64 hinted_pages;	/* device hinted-pages (bitmap) seen during this migration */
 	u64 hinted_base;
 	char final[2048];
 	char status[32];
 	u64 guest_ms;
+	u64 free_before, free_min;	/* pool free pages at the start, lowest during the migration */
 };
 
 static u64 hint_events(struct balloon *b)
@@ -197,9 +204,11 @@ static bool migrate(struct mig *m, const char *opts, u64 cancel_ms, u64 timeout_
 	struct balloon *b = &bal;
 	u64 t0 = now_ns(), end = t0 + timeout_s * 1000000000ull, next_poll = 0, ev0 = hint_events(b);
 	u64 first_hint_ns = 0;
-	bool cancelled = false, wrote = false;
+	bool cancelled = false;
 	char r[2048];
 
+	m->wh_base = hinted_w.pages;
+	m->free_before = m->free_min = pool_free_pages(&guest_pool);
 	if (m->bitmap && hr_stats(r, sizeof(r)))
 		m->hinted_base = jget(r, "hinted-pages");
 	m->hinted_pages = 0;
@@ -218,6 +227,8 @@ static bool migrate(struct mig *m, const char *opts, u64 cancel_ms, u64 timeout_
 		u64 now = now_ns();
 
 		balloon_service(b);
+		if (pool_free_pages(&guest_pool) < m->free_min)
+			m->free_min = pool_free_pages(&guest_pool);
 		if (hint_events(b) != ev0) {
 			ev0 = hint_events(b);
 			if (!first_hint_ns)
@@ -226,11 +237,20 @@ static bool migrate(struct mig *m, const char *opts, u64 cancel_ms, u64 timeout_
 			if (m->bitmap && !m->hinted_pages && hr_stats(r, sizeof(r)) &&
 			    jget(r, "hinted-pages") >= m->hinted_base)
 				m->hinted_pages = jget(r, "hinted-pages") - m->hinted_base;
-			if (m->write_hinted && !wrote) {
-				/* pages just named as free: take them and write them during the round */
-				pset_alloc(&hinted_w, m->write_hinted);
-				pset_fill(&hinted_w);
-				wrote = true;
+			if (hinted_w.pages - m->wh_base < m->write_hinted) {
+				/*
+				 * Pages just named as free (the answer copied the
+				 * pool's free bitmap): take a share of them and write
+				 * them at once, while the round runs, so every round
+				 * has pages named and then reused (FB-D11). On KVM
+				 * with lazy dirty-log clearing these writes are what
+				 * a device that does not arm first would lose.
+				 */
+				u64 first = hinted_w.nruns, left = m->write_hinted - (hinted_w.pages - m->wh_base);
+				u64 step = m->write_hinted / 4 > 256 ? m->write_hinted / 4 : 256;
+
+				pset_alloc(&hinted_w, left < step ? left : step);
+				pset_fill_from(&hinted_w, first);
 			}
 		}
 		if (cancel_ms && !cancelled && now - (first_hint_ns ? first_hint_ns : t0) > cancel_ms * 1000000ull) {
@@ -541,14 +561,16 @@ static void migrate_hints(void)
 			    (unsigned long long)named, (unsigned long long)m.hinted_pages);
 		printf("BENCH op=migrate hints=%s drop=%llu drop_pages=%llu live_mib=%llu cache_mib=%llu workload_mib=%llu "
 		       "total_ms=%llu downtime_ms=%llu transferred_bytes=%llu skipped_pages=%llu hinted_pages=%llu device_hinted_pages=%llu "
-		       "hint_rounds=%llu hint_records=%llu guest_ms=%llu free_sent_pages=%llu data_verified=%d\n",
+		       "hint_rounds=%llu hint_records=%llu guest_ms=%llu free_sent_pages=%llu "
+		       "reuse_written_pages=%llu free_before_pages=%llu free_min_pages=%llu data_verified=%d\n",
 		       hints, (unsigned long long)drop, (unsigned long long)drop_freed, (unsigned long long)live_mib,
 		       (unsigned long long)(cache_mib + slab_mib), (unsigned long long)(work.pages >> 8),
 		       (unsigned long long)total_ms, (unsigned long long)downtime, (unsigned long long)transferred,
 		       (unsigned long long)skipped, (unsigned long long)named, (unsigned long long)m.hinted_pages,
 		       (unsigned long long)(m.bitmap ? b->hs.requests : b->fs.requests),
 		       (unsigned long long)(m.bitmap ? b->hs.records : b->fs.records), (unsigned long long)m.guest_ms,
-		       (unsigned long long)kept, bad == 0 && whbad == 0);
+		       (unsigned long long)kept, (unsigned long long)(hinted_w.pages - m.wh_base),
+		       (unsigned long long)m.free_before, (unsigned long long)m.free_min, bad == 0 && whbad == 0);
 		if (bench)
 			continue;
 		/*
