@@ -42,7 +42,8 @@ COLUMNS = ["config", "guest", "total_ms", "downtime_ms", "transferred_bytes", "s
            "cache_mib", "workload_mib", "speed_bytes_per_s", "downtime_limit_ms", "skipped_how",
            "setup_ms", "normal_pages", "zero_pages", "dirty_sync_count", "precopy_bytes",
            "downtime_bytes", "precopy_mib_s", "hinted_pages", "free_sent_pages",
-           "hint_rounds", "drop_pages", "bad_pages", "wall_s", "error"]
+           "hint_rounds", "drop_pages", "bad_pages", "reuse_written_mib", "reuse_bad_pages",
+           "memfree_before_mib", "memfree_min_mib", "arm_chunks", "arm_ns", "wall_s", "error"]
 
 
 def say(msg):
@@ -61,6 +62,7 @@ def load(only=None):
     r = cp["run"]
     run = {k: r.getint(k) for k in ("mem_mib", "live_mib", "cache_mib", "work_mib", "speed",
                                     "downtime_ms", "reps", "quick_reps", "timeout_s")}
+    run["reuse_mib"] = r.getint("reuse_mib", 0)
     cfgs = []
     for name in cp.sections():
         if name == "run" or (only and name not in only):
@@ -89,6 +91,7 @@ def load(only=None):
 # --- our guest: tests/hostagent.py does the migration, the guest reports ----------------
 def ours_guest_args(c, run):
     a = (f"test=bench-migrate hints={c.hints} live_mib={run['live_mib']} cache_mib={run['cache_mib']}"
+         f" write_hinted_mib={run['reuse_mib']}"
          f" speed={run['speed']} downtime_ms={run['downtime_ms']}"
          f" mig_timeout_s={max(60, run['timeout_s'] - 60)}")
     if c.drop:
@@ -147,7 +150,13 @@ def run_ours(c, run, accel, workdir, log):
            "hinted_pages": b.get("hinted_pages"), "free_sent_pages": b.get("free_sent_pages"),
            "hint_rounds": b.get("hint_rounds"),
            "drop_pages": b.get("drop_pages")}
-    row.update(host_side(agent_final(workdir)))
+    if "reuse_written_pages" in b:
+        row["reuse_written_mib"] = int(b["reuse_written_pages"]) // 256
+        row["memfree_before_mib"] = int(b["free_before_pages"]) // 256
+        row["memfree_min_mib"] = int(b["free_min_pages"]) // 256
+    final = agent_final(workdir)
+    row.update(host_side(final))
+    row.update(arm_side(final))
     if r.returncode != 1:   # isa-debug-exit status 1 = every check passed
         row["data_verified"] = 0 if row["data_verified"] == 1 and fails else row["data_verified"]
         row["error"] = f"agent exit {r.returncode}" + (f": {fails[0]}" if fails else "")
@@ -184,6 +193,14 @@ def host_side(info):
                               if pre_ms > 0 and ram.get("precopy-bytes") is not None else None)}
 
 
+def arm_side(info):
+    """The patched device's arming before each round (host-req-stats of the source)."""
+    hr = info.get("source-balloon", {}).get("host-req-stats", {})
+    if "arm-chunks" not in hr:
+        return {}
+    return {"arm_chunks": hr["arm-chunks"], "arm_ns": hr.get("arm-ns")}
+
+
 # --- the stock Linux guest: migrated from here --------------------------------------------
 class ConsoleVM(VM):
     """vm.VM with the serial console's input on a pipe, so we can type 'verify'."""
@@ -196,7 +213,8 @@ class ConsoleVM(VM):
 
 
 def linux_argv(c, run, accel):
-    c.kernel_args = (f"fbmig=1 fbmig_live_mib={run['live_mib']} fbmig_work_mib={run['work_mib']}")
+    c.kernel_args = (f"fbmig=1 fbmig_live_mib={run['live_mib']} fbmig_work_mib={run['work_mib']}"
+                     f" fbmig_reuse_mib={run['reuse_mib']}")
     return configs.argv(c, accel, run["mem_mib"], 0, "idle", "native")
 
 
@@ -215,6 +233,7 @@ def run_linux(c, run, accel, workdir, log):
         ready = kv(m.group(1))
         row["live_mib"] = int(ready["live_mib"])
         row["workload_mib"] = int(ready["work_mib"])
+        row["memfree_before_mib"] = int(ready["memfree_kib"]) // 1024
         dst.start()
         src.qmp.cmd("migrate-set-parameters", **{"max-bandwidth": run["speed"],
                                                   "downtime-limit": run["downtime_ms"]})
@@ -264,6 +283,10 @@ def run_linux(c, run, accel, workdir, log):
         v = kv(m.group(1))
         row["data_verified"] = int(v["data_verified"])
         row["bad_pages"] = int(v["bad_pages"])
+        row["reuse_written_mib"] = int(v.get("reuse_written_mib", 0))
+        row["reuse_bad_pages"] = int(v.get("reuse_bad_pages", 0))
+        if "memfree_min_kib" in v:
+            row["memfree_min_mib"] = int(v["memfree_min_kib"]) // 1024
         return row
     finally:
         src.stop()

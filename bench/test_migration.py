@@ -98,5 +98,39 @@ class Report(unittest.TestCase):
             self.assertIn("ours-fph: 1 of 1 migrations not verified", out)
 
 
+class YieldReport(unittest.TestCase):
+    def summ(self, pairs):
+        rows = []
+        for cfg, times, late in pairs:
+            for t in times:
+                rows.append({"config": cfg, "guest": "fastballoon", "hints": "bitmap", "data_verified": "1",
+                             "error": "", "total_ms": str(t), "transferred_bytes": str(600 * 2**20),
+                             "free_sent_pages": str(late), "live_mib": "512"})
+        return migration_report.summarize(rows)
+
+    def test_no_slower_and_slower(self):
+        v = migration_report.yield_verdicts(self.summ([("ours-bitmap", [900, 1000, 1100], 0),
+                                                       ("ours-bitmap-noyield", [1000, 1200, 1300], 25600)]))
+        self.assertIn("ours-bitmap 1000 ms vs ours-bitmap-noyield 1200 ms (0.83x)", v)
+        self.assertIn("0.0 vs 100.0 MiB: no slower (medians of 3)", v)
+        # slower but the spreads overlap: within the noise
+        v = migration_report.yield_verdicts(self.summ([("ours-bitmap", [1000, 1100, 1400], 0),
+                                                       ("ours-bitmap-noyield", [900, 1000, 1200], 0)]))
+        self.assertIn("no slower within the spread", v)
+        # clearly slower: said so
+        v = migration_report.yield_verdicts(self.summ([("ours-bitmap", [2000, 2100, 2200], 0),
+                                                       ("ours-bitmap-noyield", [900, 1000, 1100], 0)]))
+        self.assertIn("**slower: 2.10x the time**", v)
+        # a pair with one side missing says nothing; a failed side says so
+        self.assertEqual(migration_report.yield_verdicts(self.summ([("ours-bitmap", [1000], 0)])), "")
+
+    def test_reuse_and_memfree_columns(self):
+        rows = [{"config": "linux-fph", "guest": "linux", "hints": "fph", "data_verified": "1", "error": "",
+                 "total_ms": "1000", "transferred_bytes": str(2**30), "reuse_written_mib": "40",
+                 "memfree_before_mib": "3500", "memfree_min_mib": "400", "live_mib": "512"}]
+        t = migration_report.table(migration_report.summarize(rows))
+        self.assertIn("| 40 | 400 (-3100) | 1/1 |", t)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=1)
