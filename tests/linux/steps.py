@@ -1,0 +1,333 @@
+"""The steps of stage `linux` (tests/linux/entries.cfg names them). Each step drives
+the balloon through QMP, asks the guest's checker (tests/linux/checker.c) what it
+sees, and records TAP checks naming the rule they check: a virtio 1.2 section
+(5.5 is the balloon; D-numbers from shared/reference/virtio-balloon-rules.md) or
+FB-Dn / FB-Vn of docs/protocol.md. A step leaves the balloon deflated and its
+memory released, so steps can follow each other in any order."""
+import time
+
+from lguest import BALLOON, GuestError
+
+PAGES_PER_MIB = 256
+# feature bits (virtio 1.2 5.5.3; docs/protocol.md 5.5.3)
+STATS_VQ, DEFLATE_ON_OOM = 1, 2
+PAGE_BITMAP, PAGE_RANGES, HOST_REQ = 16, 17, 18
+OFFER_PROPS = {"page-bitmap=on": PAGE_BITMAP, "page-ranges=on": PAGE_RANGES,
+               "host-req=on": HOST_REQ, "deflate-on-oom=on": DEFLATE_ON_OOM}
+
+
+class Ctx:
+    """One entry's guest, what its device offers, and the checks so far."""
+
+    def __init__(self, guest, entry):
+        self.g = guest
+        self.e = entry
+        self.mem = entry["mem_mib"]
+        self.patched = entry["qemu"] == "patched"
+        self.offered = {STATS_VQ} | {b for p, b in OFFER_PROPS.items() if p in entry["device_args"]}
+        self.accepted = None       # feature bits the driver accepted (step features, or boot)
+        self.checks = []           # (ok, text)
+
+    def check(self, ok, rule, text):
+        self.checks.append((bool(ok), f"{rule}: {text}"))
+        return bool(ok)
+
+    def has(self, bit):
+        return bool(self.accepted >> bit & 1)
+
+    @property
+    def record_mode(self):
+        return self.has(PAGE_BITMAP) or self.has(PAGE_RANGES)
+
+    # --- guest and device readings --------------------------------------------------------
+    def read_features(self):
+        st, kv = self.g.ask("features")
+        if st != "ok":
+            raise GuestError(f"the balloon device has no driver bound: {st} {kv}")
+        self.accepted = int(kv["bits"], 16)
+        return kv
+
+    def stats(self):
+        """The device's fast-stats (patched QEMU), else None."""
+        return self.g.fast_stats() if self.patched else None
+
+    def memtotal_mib(self):
+        return int(self.g.must("meminfo")["MemTotal"]) / 1024
+
+    def vmstat(self):
+        return {k: int(v) for k, v in self.g.must("vmstat").items()}
+
+    def verify(self, rule, when):
+        st, kv = self.g.ask("verify")
+        detail = (f"{kv.get('pages')} pages checked" if st == "ok" else
+                  f"{kv.get('bad_pages')} of {kv.get('pages')} pages wrong, first {kv.get('first')}"
+                  f" (read {kv.get('got')}{', zeros: discarded by the host' if kv.get('zero') == '1' else ''})")
+        return self.check(st == "ok", rule, f"nothing lost: the pattern outside the balloon is intact {when} ({detail})")
+
+    def device_counted(self, what, s0, s1, inflated, deflated):
+        """fast-stats between two readings against the balloon's own change."""
+        if s0 is None:
+            return
+        d = {k: s1[k] - s0[k] for k in s1 if isinstance(s1[k], int) and k in s0}
+        self.check(d["inflated-pages"] == inflated and d["deflated-pages"] == deflated, "fast-stats (docs/protocol.md 5.5.6.z)",
+                   f"{what}: the device counted {d['inflated-pages']} inflated and {d['deflated-pages']} deflated "
+                   f"4 KiB pages; the balloon changed by +{inflated} / -{deflated}")
+        self.check(d["bad-records"] == 0, "FB-D5, FB-D6 (counted per FB-V12)",
+                   f"{what}: the driver sent no malformed record (bad-records +{d['bad-records']})")
+        if self.record_mode:
+            self.check(0 < d["records"] < d["pages"], "FB-D4",
+                       f"{what}: records, not PFN arrays: {d['records']} records named {d['pages']} pages "
+                       f"in {d['requests']} buffers")
+        else:
+            self.check(d["records"] == d["pages"], "FB-V5",
+                       f"{what}: PFN arrays, one entry per 4 KiB page ({d['records']} entries, "
+                       f"{d['pages']} pages, {d['requests']} buffers)")
+
+    def balloon(self, target_mib, what):
+        """Move the balloon; a balloon that does not get there fails the check and the step."""
+        try:
+            ms = self.g.balloon(target_mib)
+        except GuestError as e:
+            self.check(False, "virtio 5.5.6.1 (D6)", f"{what}: actual reaches {target_mib} MiB: {e}")
+            raise StepAbort() from e
+        self.check(True, "virtio 5.5.6.1 (D6)", f"{what}: actual reaches {target_mib} MiB ({ms:.0f} ms)")
+        return ms
+
+    def wait_actual(self, target_mib, timeout=60):
+        t0 = time.monotonic()
+        while self.g.actual_mib() != target_mib:
+            if time.monotonic() - t0 > timeout:
+                return None
+            time.sleep(0.05)
+        return (time.monotonic() - t0) * 1e3
+
+
+class StepAbort(Exception):
+    """A step cannot go on (its failing check is already recorded)."""
+
+
+# --- steps ---------------------------------------------------------------------------------
+def step_features(c):
+    """What the driver negotiated against what the device offered."""
+    c.read_features()
+    bits = c.accepted
+    c.check(c.has(STATS_VQ), "virtio 5.5.3", f"the driver accepts STATS_VQ (features {bits:#x})")
+    if DEFLATE_ON_OOM in c.offered:
+        c.check(c.has(DEFLATE_ON_OOM), "virtio 5.5.3", "the driver accepts DEFLATE_ON_OOM when offered")
+    new = [b for b in (PAGE_BITMAP, PAGE_RANGES) if b in c.offered]
+    name = {PAGE_BITMAP: "PAGE_BITMAP (16)", PAGE_RANGES: "PAGE_RANGES (17)", HOST_REQ: "HOST_REQ (18)"}
+    if c.e["module"] == "ours":
+        for b in new:
+            c.check(c.has(b), "FB 5.5.3", f"our driver accepts {name[b]} when the device offers it")
+    elif new or HOST_REQ in c.offered:
+        got = [name[b] for b in (PAGE_BITMAP, PAGE_RANGES, HOST_REQ) if c.has(b)]
+        c.check(not got, "FB-V5 (precondition)",
+                f"the stock driver accepts none of bits 16-18 ({', '.join(got) or 'none accepted'})")
+    if HOST_REQ in c.offered:
+        c.check(not c.has(HOST_REQ) or c.record_mode, "FB-D1",
+                f"HOST_REQ accepted only together with PAGE_BITMAP or PAGE_RANGES (features {bits:#x})")
+
+
+def step_cycle(c):
+    """Inflate half the guest with a pattern over most of the rest, deflate, use the memory."""
+    pat, size = c.mem * 5 // 16, c.mem // 2
+    g = c.g
+    doo = c.has(DEFLATE_ON_OOM)
+    total0 = c.memtotal_mib()
+    g.must(f"hold a {pat}")
+    s0 = c.stats()
+    c.balloon(c.mem - size, f"inflate {size} MiB")
+    s1 = c.stats()
+    c.verify("virtio 5.5.6.1 (D4), FB-D7, FB-V7", f"after inflating {size} MiB")
+    c.device_counted("inflate", s0, s1, size * PAGES_PER_MIB, 0)
+    drop = total0 - c.memtotal_mib()
+    want = 0 if doo else size
+    c.check(abs(drop - want) <= 1, "virtio 5.5.6.1 (as Linux's stock driver)",
+            f"MemTotal drops by {drop:.0f} MiB, expected {want} "
+            f"({'DEFLATE_ON_OOM: pages stay counted' if doo else 'ballooned pages leave the managed count'})")
+    c.balloon(c.mem, f"deflate {size} MiB")
+    s2 = c.stats()
+    c.verify("virtio 5.5.6.1 (D2, D5), FB-V7", "after deflating")
+    c.device_counted("deflate", s1, s2, 0, size * PAGES_PER_MIB)
+    avail = int(g.must("meminfo")["MemAvailable"]) // 1024
+    eat = max(avail - 96, 16)
+    st, kv = g.ask(f"eat {eat}")
+    c.check(st == "ok", "virtio 5.5.6.1 (D2)",
+            f"deflated memory usable: {eat} MiB (MemAvailable - 96) written and read back ({st} {kv.get('bad_pages', '')})")
+    c.check(abs(c.memtotal_mib() - total0) <= 1, "virtio 5.5.6.1", f"MemTotal back to {total0:.0f} MiB after deflating")
+    g.must("release a")
+
+
+def step_compact(c):
+    """Balloon pages low in memory, punched holes above them: compaction moves balloon
+    pages (BALLOON_COMPACTION), which the driver tells the host as an inflate of the
+    new page and a deflate of the old one."""
+    g = c.g
+    size, top = c.mem * 3 // 8, c.mem * 3 // 8
+    g.must(f"hold a {c.mem // 16}")         # low memory, freed below to make room
+    c.balloon(c.mem - size, f"inflate {size} MiB before compaction")
+    g.must(f"hold b {top}")
+    g.must("punch b")                        # every other page of b free: targets for compaction
+    g.must("release a")
+    v0, s0, a0 = c.vmstat(), c.stats(), g.actual_mib()
+    g.must("compact", timeout=300)
+    v1, s1, a1 = c.vmstat(), c.stats(), g.actual_mib()
+    moved = v1["balloon_migrate"] - v0["balloon_migrate"]
+    c.check(moved > 0, "BALLOON_COMPACTION (virtio 5.5.6.1 D4, D5 per migrated page)",
+            f"compaction migrated balloon pages: {moved} (vmstat balloon_migrate; "
+            f"{v1['pgmigrate_success'] - v0['pgmigrate_success']} pages migrated in all)")
+    c.check(a1 == a0, "virtio 5.5.6.1 (D6)", f"the balloon's size is unchanged by compaction ({a0:.0f} -> {a1:.0f} MiB)")
+    c.verify("FB-D7, FB-V7", "after compaction moved balloon pages")
+    if s0 is not None:
+        d_inf = s1["inflated-pages"] - s0["inflated-pages"]
+        d_def = s1["deflated-pages"] - s0["deflated-pages"]
+        c.check(d_inf == d_def == moved, "FB-D7 (a migrated page: inflate the new, deflate the old)",
+                f"compaction told to the host: {d_inf} pages inflated, {d_def} deflated, {moved} migrated")
+        c.check(s1["bad-records"] == s0["bad-records"], "FB-D5, FB-D6",
+                f"compaction's records well formed (bad-records +{s1['bad-records'] - s0['bad-records']})")
+    c.balloon(c.mem, "deflate after compaction")
+    c.verify("virtio 5.5.6.1 (D2), FB-V7", "after deflating the compacted balloon")
+    g.must("release b")
+
+
+def fresh_stats(c, timeout=15):
+    """guest-stats taken after this call: QEMU stamps each update with its wall clock
+    in whole seconds, and the driver's first buffer dates from its probe, so wait for
+    one stamped two seconds on. None if none comes."""
+    after = int(time.time()) + 2
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        s = c.g.qmp.cmd("qom-get", path=BALLOON, property="guest-stats")
+        if s.get("last-update", 0) >= after:
+            return s["stats"]
+        time.sleep(0.2)
+    return None
+
+
+def stats_agree(c, s, when):
+    """guest-stats against the guest's own /proc/meminfo."""
+    m = c.g.must("meminfo")
+    tot, free = s.get("stat-total-memory", -1), s.get("stat-free-memory", -1)
+    mt, mf = int(m["MemTotal"]) * 1024, int(m["MemFree"]) * 1024
+    c.check(tot == mt, "virtio 5.5.6.3 (VIRTIO_BALLOON_S_MEMTOT)",
+            f"{when}: stat-total-memory {tot >> 20} MiB equals the guest's MemTotal {mt >> 20} MiB")
+    c.check(abs(free - mf) < c.mem * (1 << 20) // 32, "virtio 5.5.6.3 (VIRTIO_BALLOON_S_MEMFREE)",
+            f"{when}: stat-free-memory {free >> 20} MiB within 1/32 of memory of the guest's MemFree {mf >> 20} MiB")
+    return free
+
+
+def step_stats(c):
+    """Memory statistics through QMP, before and after an inflate."""
+    g = c.g
+    size = c.mem // 2
+    g.qmp.cmd("qom-set", path=BALLOON, property="guest-stats-polling-interval", value=1)
+    s = fresh_stats(c)
+    if not c.check(s is not None, "virtio 5.5.6.3 (D7)", "fresh guest-stats reach QMP within 15 s of polling every 1 s"):
+        return
+    free = stats_agree(c, s, "idle")
+    c.balloon(c.mem - size, f"inflate {size} MiB with stats polling on")
+    s2 = fresh_stats(c)
+    if c.check(s2 is not None, "virtio 5.5.6.3 (D7)", "the driver keeps answering: fresh guest-stats after the inflate"):
+        free2 = stats_agree(c, s2, "inflated")
+        c.check(free - free2 >= size * 0.75 * (1 << 20), "virtio 5.5.6.3",
+                f"stat-free-memory follows the balloon: down {(free - free2) >> 20} MiB after inflating {size} MiB")
+    c.balloon(c.mem, "deflate with stats polling on")
+    g.qmp.cmd("qom-set", path=BALLOON, property="guest-stats-polling-interval", value=0)
+
+
+def oom_setup(c):
+    """Pattern, then a balloon that leaves the guest ~100 MiB: returns (eat MiB, actual)."""
+    c.g.must(f"hold a {c.mem // 4}")
+    size = c.mem * 9 // 16
+    c.balloon(c.mem - size, f"inflate {size} MiB before memory pressure")
+    return c.mem // 4, c.g.actual_mib()
+
+
+def step_oom(c):
+    """DEFLATE_ON_OOM: an allocation beyond free memory is served from the balloon."""
+    g = c.g
+    eat, a0 = oom_setup(c)
+    v0, s0 = c.vmstat(), c.stats()
+    st, kv = g.ask(f"eat {eat}", timeout=600)
+    v1, s1, a1 = c.vmstat(), c.stats(), g.actual_mib()
+    c.check(st == "ok", "virtio 5.5.6.1 (DEFLATE_ON_OOM)",
+            f"allocating {eat} MiB beyond free memory succeeds and reads back ({st}, {kv.get('ms', '?')} ms)")
+    c.check(v1["oom_kill"] == v0["oom_kill"], "virtio 5.5.6.1 (DEFLATE_ON_OOM)",
+            f"the balloon gave way instead of the OOM killer (oom_kill +{v1['oom_kill'] - v0['oom_kill']})")
+    grew = int(round((a1 - a0) * PAGES_PER_MIB))
+    c.check(grew > 0, "virtio 5.5.6.1 (D2, D6)", f"the driver deflated under OOM and told the host: actual {a0:.0f} -> {a1:.1f} MiB")
+    c.device_counted("OOM deflate", s0, s1, 0, grew)
+    c.verify("virtio 5.5.6.1, FB-V7", "after the OOM deflate")
+    c.balloon(c.mem, "deflate the rest after OOM")
+    c.verify("FB-V7", "after deflating")
+    g.must("release a")
+
+
+def step_oom_refused(c):
+    """The negative of step oom: without DEFLATE_ON_OOM the driver must keep the balloon
+    (virtio D1), so the same allocation ends with the OOM killer. Shows step oom's
+    checks can fail."""
+    g = c.g
+    if c.has(DEFLATE_ON_OOM):
+        c.check(False, "harness", "oom-refused needs a device without deflate-on-oom")
+        return
+    eat, a0 = oom_setup(c)
+    v0 = c.vmstat()
+    st, kv = g.ask(f"eat {eat}", timeout=600)
+    v1, a1 = c.vmstat(), g.actual_mib()
+    c.check(st == "killed" and v1["oom_kill"] > v0["oom_kill"] and a1 == a0, "virtio 5.5.6.1 (D1)",
+            f"without DEFLATE_ON_OOM the balloon keeps its pages under OOM: the allocation was {st} "
+            f"(oom_kill +{v1['oom_kill'] - v0['oom_kill']}), actual {a0:.0f} -> {a1:.0f} MiB")
+    c.verify("virtio 5.5.6.1 (D1)", "after the OOM kill")
+    c.balloon(c.mem, "deflate after the OOM kill")
+    g.must("release a")
+
+
+def step_rmmod(c):
+    """Unload the driver while inflated, then load it again."""
+    g = c.g
+    size = c.mem // 2
+    total0 = c.memtotal_mib()
+    g.must(f"hold a {c.mem // 4}")
+    c.balloon(c.mem - size, f"inflate {size} MiB before rmmod")
+    s0 = c.stats()
+    st, kv = g.ask("run rmmod virtio_balloon")
+    if not c.check(st == "ok", "virtio 5.5 (driver remove)", f"rmmod virtio_balloon while {size} MiB are inflated (rc {kv.get('rc')})"):
+        raise StepAbort()
+    s1, a1 = c.stats(), g.actual_mib()
+    c.check(a1 == c.mem, "virtio 5.5.6.1 (D2, D6)", f"on remove the driver gave every page back and said so: actual {a1:.0f} MiB of {c.mem}")
+    c.device_counted("remove", s0, s1, 0, size * PAGES_PER_MIB)
+    c.check(abs(c.memtotal_mib() - total0) <= 1, "virtio 5.5.6.1", f"MemTotal back to {total0:.0f} MiB after rmmod")
+    c.verify("virtio 5.5.6.1 (D2), FB-V7", "after rmmod")
+    st, kv = g.ask("run /bin/fbload")
+    if not c.check(st == "ok", "virtio 5.5 (driver probe)", "the module loads again and binds the device"):
+        raise StepAbort()
+    c.read_features()
+    ms = c.wait_actual(c.mem - size)
+    c.check(ms is not None, "virtio 5.5.6 (num_pages)",
+            f"after reloading, the driver inflates to the host's target again ({c.mem - size} MiB"
+            + (f", {ms:.0f} ms)" if ms is not None else f"; actual stays {g.actual_mib():.0f} MiB)"))
+    c.verify("FB-D7, FB-V7", "after the reloaded driver inflated")
+    c.balloon(c.mem, "deflate after reload")
+    g.must("release a")
+
+
+def step_negative(c):
+    """The pattern check must be able to fail: one flipped bit, and one page that reads
+    zeros as a page the host discarded by mistake would, are each caught."""
+    g = c.g
+    g.must("hold a 16")
+    for how, what in (("bit", "one flipped bit in one page"),
+                      ("drop", "one page reading zeros (as if discarded by the host)")):
+        g.must(f"corrupt a {how}")
+        st, kv = g.ask("verify")
+        c.check(st == "bad" and kv.get("bad_pages") == "1" and kv.get("zero") == ("1" if how == "drop" else "0"),
+                "harness (negative)", f"verify catches {what} ({st}, bad_pages={kv.get('bad_pages')}, zero={kv.get('zero')})")
+        g.must("repair")
+    st, kv = g.ask("verify")
+    c.check(st == "ok", "harness", "and passes again once the page is rewritten")
+    g.must("release a")
+
+
+STEPS = {"features": step_features, "cycle": step_cycle, "compact": step_compact, "stats": step_stats,
+         "oom": step_oom, "oom-refused": step_oom_refused, "rmmod": step_rmmod, "negative": step_negative}
