@@ -19,7 +19,8 @@ EXTRA = KEY + ["sweep", "ready_ms", "touched_mib", "touch_guest_ms", "inflate_po
                # the Linux guest's own reporting (host timeline)
                "report_passes", "report_other_calls", "discards_before_ready", "rss_return_ms",
                # Linux guests: fragment.c's set-up, the driver's deflate stages (debugfs)
-               "frag_kept_mib", "frag_guest_ms", "deflate_alloc_ms", "deflate_send_ms", "stages_note",
+               "frag_kept_mib", "frag_guest_ms", "deflate_alloc_ms", "deflate_send_ms", "guest_protocol",
+               "stages_note",
                "error"]
 
 

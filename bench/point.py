@@ -210,6 +210,7 @@ def run(c, accel, mem_mib, balloon_mib, scenario, frag, logdir, tag, seed=1):
         st1 = read_linux_stages(vm, c, res)
         if st0 is not None and st1 is not None:
             g = linux_stages.op_stages(st0, st1, "inflate")
+            res["guest_protocol"] = st1.get("protocol", "")   # what the driver negotiated
         else:
             g = guest_stages(vm, mark, "inflate", balloon_mib * 256, 5 if c.guest != "linux" else 0)
         s1 = read_stats(vm, c)

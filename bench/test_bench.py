@@ -488,18 +488,27 @@ class LinuxKernel(unittest.TestCase):
         finally:
             configs.LINUX_BUILD = old
 
+    # linux-driver/README.md's format, as the guest's init sends it (lines ended by " |")
+    FILE = ("protocol bitmap+ranges | granule_shift 12 | "
+            "op rounds pages blocks buffers records bytes alloc_ns build_ns host_ns | "
+            "inflate {0} {1} 1536 {2} {3} 3648 {4} {5} {6} | deflate 0 0 0 0 0 0 0 0 0 | "
+            "migrate 2 2 0 4 4 160 10 20 30 |")
+
     def test_stage_counters(self):
-        before = linux_stages.parse("BENCH stages inflate_pages=10 inflate_alloc_ns=100 inflate_build_ns: 7 "
-                                    "inflate_send_ns 50 inflate_bufs=1 inflate_records=2 deflate_pages=0")
-        after = linux_stages.parse("inflate_pages=786442 inflate_alloc_ns=900100 inflate_build_ns: 2007 "
-                                   "inflate_send_ns 3050 inflate_bufs=4 inflate_records=14 deflate_pages=0")
+        before = linux_stages.parse("BENCH stages " + self.FILE.format(1, 10, 1, 1, 100, 7, 50))
+        after = linux_stages.parse("BENCH stages " + self.FILE.format(13, 786442, 13, 13, 900100, 2007, 3050))
+        self.assertEqual((after["protocol"], after["granule_shift"], after["migrate_buffers"]),
+                         ("bitmap+ranges", 12, 4))
         g = linux_stages.op_stages(before, after, "inflate")
         self.assertEqual(g, {"pages": 786432, "alloc_ns": 900000, "build_ns": 2000, "send_ns": 3000,
-                             "reqs": 3, "records": 12, "ops": 1})
-        self.assertEqual(linux_stages.op_stages(before, after, "deflate"), {"pages": 0, "ops": 1})
+                             "reqs": 12, "records": 12, "ops": 1})
+        self.assertEqual(linux_stages.op_stages(before, after, "deflate")["pages"], 0)
         self.assertEqual(linux_stages.op_stages({}, {}, "inflate"), {})
+        self.assertEqual(linux_stages.totals(before, after, "buffers"), 12)
+        # a row that does not match the header is not read
+        self.assertNotIn("inflate_pages", linux_stages.parse("op pages alloc_ns | inflate 1 2 3"))
         self.assertEqual(linux_stages.missing(" missing=/sys/kernel/debug/x"), "/sys/kernel/debug/x")
-        self.assertEqual(linux_stages.missing(" inflate_pages=3"), "")
+        self.assertEqual(linux_stages.missing(" inflate 1"), "")
         # the host's work comes off b when the device reports it
         res = {}
         point.stage_fields(g, {"translate_ms": 0.5, "discard_ms": 1.0}, res)
@@ -521,7 +530,7 @@ class LinuxKernel(unittest.TestCase):
             def wait_line(self, pattern, timeout, start=0):
                 import re
                 return 0, re.search(pattern, self.answer), 0.0
-        vm, res = FakeVM("BENCH stages inflate_pages=5"), {}
+        vm, res = FakeVM("BENCH stages op pages | inflate 5 |"), {}
         self.assertEqual(point.read_linux_stages(vm, self.ours(), res), {"inflate_pages": 5})
         self.assertEqual(vm.typed, ["stages\n"])
         vm = FakeVM("BENCH stages missing=/sys/kernel/debug/x/stages")
