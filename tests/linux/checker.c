@@ -20,12 +20,14 @@
  *   meminfo, vmstat fields of /proc/meminfo and /proc/vmstat the host needs
  *   compact         echo 1 > /proc/sys/vm/compact_memory
  *   features        the balloon device's negotiated feature bits (sysfs)
- *   file PATH       a (small) file's lines joined with " | " (debugfs)
+ *   file GLOB       the first matching (small) file's lines joined with " | "
+ *                   (the driver's debugfs stage counters)
  *   run CMD...      /bin/sh -c CMD (module unload and load)
  * Static (gcc -static): the initramfs has no libc. */
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <glob.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -390,13 +392,21 @@ static void cmd_features(void)
 	reply("features none msg=\"no virtio device with id 5\"");
 }
 
-static void cmd_file(const char *path)
+/* the first file matching a glob (the driver's debugfs directory is named after
+ * its virtio device), its lines joined with " | " */
+static void cmd_file(const char *pattern)
 {
-	char line[512], out[4096] = "";
-	FILE *f = path ? fopen(path, "r") : NULL;
+	char line[512], out[4096] = "", path[512];
+	glob_t gl;
+	FILE *f = NULL;
 
+	if (pattern && !glob(pattern, 0, NULL, &gl)) {
+		snprintf(path, sizeof(path), "%s", gl.gl_pathv[0]);
+		globfree(&gl);
+		f = fopen(path, "r");
+	}
 	if (!f) {
-		reply("file missing path=%s", path ? path : "");
+		reply("file missing path=%s", pattern ? pattern : "");
 		return;
 	}
 	while (fgets(line, sizeof(line), f) && strlen(out) < sizeof(out) - 8) {

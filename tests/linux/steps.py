@@ -6,12 +6,15 @@ FB-Dn / FB-Vn of docs/protocol.md. A step leaves the balloon deflated and its
 memory released, so steps can follow each other in any order."""
 import time
 
+import linux_stages          # bench/linux_stages.py: the driver's debugfs counters
 from lguest import BALLOON, GuestError
 
 PAGES_PER_MIB = 256
 # feature bits (virtio 1.2 5.5.3; docs/protocol.md 5.5.3)
 STATS_VQ, DEFLATE_ON_OOM = 1, 2
 PAGE_BITMAP, PAGE_RANGES, HOST_REQ = 16, 17, 18
+# our driver's stage counters (linux-driver/README.md, "debugfs")
+STAGES = "/sys/kernel/debug/virtio-balloon/*/stages"
 OFFER_PROPS = {"page-bitmap=on": PAGE_BITMAP, "page-ranges=on": PAGE_RANGES,
                "host-req=on": HOST_REQ, "deflate-on-oom=on": DEFLATE_ON_OOM}
 
@@ -27,6 +30,7 @@ class Ctx:
         self.offered = {STATS_VQ} | {b for p, b in OFFER_PROPS.items() if p in entry["device_args"]}
         self.accepted = None       # feature bits the driver accepted (step features, or boot)
         self.checks = []           # (ok, text)
+        self.drv_stages = False    # our driver's debugfs counters were found (step features)
 
     def check(self, ok, rule, text):
         self.checks.append((bool(ok), f"{rule}: {text}"))
@@ -51,6 +55,17 @@ class Ctx:
         """The device's fast-stats (patched QEMU), else None."""
         return self.g.fast_stats() if self.patched else None
 
+    def driver_stages(self):
+        """Our driver's debugfs counters ({} when the file is missing); None for the stock driver."""
+        if self.e["module"] != "ours":
+            return None
+        st, kv = self.g.ask(f"file {STAGES}")
+        return linux_stages.parse(kv.get("text", "")) if st == "ok" else {}
+
+    def snap(self):
+        """What the device and our driver have counted so far."""
+        return {"dev": self.stats(), "drv": self.driver_stages() if self.drv_stages else None}
+
     def memtotal_mib(self):
         return int(self.g.must("meminfo")["MemTotal"]) / 1024
 
@@ -64,8 +79,17 @@ class Ctx:
                   f" (read {kv.get('got')}{', zeros: discarded by the host' if kv.get('zero') == '1' else ''})")
         return self.check(st == "ok", rule, f"nothing lost: the pattern outside the balloon is intact {when} ({detail})")
 
-    def device_counted(self, what, s0, s1, inflated, deflated):
-        """fast-stats between two readings against the balloon's own change."""
+    def device_counted(self, what, a, b, inflated, deflated):
+        """Between snapshots a and b: the device's fast-stats and our driver's own
+        counters against the balloon's change, and against each other."""
+        s0, s1 = a["dev"], b["dev"]
+        d0, d1 = a["drv"], b["drv"]
+        if d0 is not None:
+            gi = d1.get("inflate_pages", 0) - d0.get("inflate_pages", 0)
+            gd = d1.get("deflate_pages", 0) - d0.get("deflate_pages", 0)
+            self.check(gi == inflated and gd == deflated, "driver stages (linux-driver/README.md, debugfs)",
+                       f"{what}: our driver counted {gi} inflated and {gd} deflated pages; "
+                       f"the balloon changed by +{inflated} / -{deflated}")
         if s0 is None:
             return
         d = {k: s1[k] - s0[k] for k in s1 if isinstance(s1[k], int) and k in s0}
@@ -82,6 +106,18 @@ class Ctx:
             self.check(d["records"] == d["pages"], "FB-V5",
                        f"{what}: PFN arrays, one entry per 4 KiB page ({d['records']} entries, "
                        f"{d['pages']} pages, {d['requests']} buffers)")
+        if d0 is not None:
+            self.sent_as_taken(what, a, b, d)
+
+    def sent_as_taken(self, what, a, b, d):
+        """The device took exactly the buffers (and, in record mode, the records) our
+        driver says it sent on inflateq and deflateq."""
+        bufs = linux_stages.totals(a["drv"], b["drv"], "buffers")
+        recs = linux_stages.totals(a["drv"], b["drv"], "records")
+        ok = bufs == d["requests"] and (recs == d["records"] or not self.record_mode)
+        self.check(ok, "fast-stats vs the driver's debugfs (FB-V6: every buffer used)",
+                   f"{what}: the driver sent {bufs} buffers" + (f" with {recs} records" if self.record_mode else "")
+                   + f"; the device took {d['requests']} buffers" + (f", {d['records']} records" if self.record_mode else ""))
 
     def balloon(self, target_mib, what):
         """Move the balloon; a balloon that does not get there fails the check and the step."""
@@ -126,6 +162,13 @@ def step_features(c):
     if HOST_REQ in c.offered:
         c.check(not c.has(HOST_REQ) or c.record_mode, "FB-D1",
                 f"HOST_REQ accepted only together with PAGE_BITMAP or PAGE_RANGES (features {bits:#x})")
+    if c.e["module"] == "ours":
+        st = c.driver_stages()
+        want = "+".join(p for b, p in ((PAGE_BITMAP, "bitmap"), (PAGE_RANGES, "ranges")) if c.has(b)) or "pfn"
+        c.drv_stages = bool(st)
+        c.check(st.get("protocol") == want, "driver stages (linux-driver/README.md, debugfs)",
+                f"our driver's stage counters ({STAGES}) say protocol {st.get('protocol', '(no file)')}, "
+                f"as negotiated: {want}")
 
 
 def step_cycle(c):
@@ -135,9 +178,9 @@ def step_cycle(c):
     doo = c.has(DEFLATE_ON_OOM)
     total0 = c.memtotal_mib()
     g.must(f"hold a {pat}")
-    s0 = c.stats()
+    s0 = c.snap()
     c.balloon(c.mem - size, f"inflate {size} MiB")
-    s1 = c.stats()
+    s1 = c.snap()
     c.verify("virtio 5.5.6.1 (D4), FB-D7, FB-V7", f"after inflating {size} MiB")
     c.device_counted("inflate", s0, s1, size * PAGES_PER_MIB, 0)
     drop = total0 - c.memtotal_mib()
@@ -146,7 +189,7 @@ def step_cycle(c):
             f"MemTotal drops by {drop:.0f} MiB, expected {want} "
             f"({'DEFLATE_ON_OOM: pages stay counted' if doo else 'ballooned pages leave the managed count'})")
     c.balloon(c.mem, f"deflate {size} MiB")
-    s2 = c.stats()
+    s2 = c.snap()
     c.verify("virtio 5.5.6.1 (D2, D5), FB-V7", "after deflating")
     c.device_counted("deflate", s1, s2, 0, size * PAGES_PER_MIB)
     avail = int(g.must("meminfo")["MemAvailable"]) // 1024
@@ -169,9 +212,10 @@ def step_compact(c):
     g.must(f"hold b {top}")
     g.must("punch b")                        # every other page of b free: targets for compaction
     g.must("release a")
-    v0, s0, a0 = c.vmstat(), c.stats(), g.actual_mib()
+    v0, n0, a0 = c.vmstat(), c.snap(), g.actual_mib()
     g.must("compact", timeout=300)
-    v1, s1, a1 = c.vmstat(), c.stats(), g.actual_mib()
+    v1, n1, a1 = c.vmstat(), c.snap(), g.actual_mib()
+    s0, s1 = n0["dev"], n1["dev"]
     moved = v1["balloon_migrate"] - v0["balloon_migrate"]
     c.check(moved > 0, "BALLOON_COMPACTION (virtio 5.5.6.1 D4, D5 per migrated page)",
             f"compaction migrated balloon pages: {moved} (vmstat balloon_migrate; "
@@ -185,6 +229,12 @@ def step_compact(c):
                 f"compaction told to the host: {d_inf} pages inflated, {d_def} deflated, {moved} migrated")
         c.check(s1["bad-records"] == s0["bad-records"], "FB-D5, FB-D6",
                 f"compaction's records well formed (bad-records +{s1['bad-records'] - s0['bad-records']})")
+        if n0["drv"] is not None:
+            c.sent_as_taken("compaction", n0, n1, {k: s1[k] - s0[k] for k in ("requests", "records")})
+    if n0["drv"] is not None:
+        mig = n1["drv"].get("migrate_pages", 0) - n0["drv"].get("migrate_pages", 0)
+        c.check(mig == moved, "driver stages (linux-driver/README.md, debugfs)",
+                f"our driver counted {mig} migrated pages, vmstat balloon_migrate {moved}")
     c.balloon(c.mem, "deflate after compaction")
     c.verify("virtio 5.5.6.1 (D2), FB-V7", "after deflating the compacted balloon")
     g.must("release b")
@@ -247,9 +297,9 @@ def step_oom(c):
     """DEFLATE_ON_OOM: an allocation beyond free memory is served from the balloon."""
     g = c.g
     eat, a0 = oom_setup(c)
-    v0, s0 = c.vmstat(), c.stats()
+    v0, s0 = c.vmstat(), c.snap()
     st, kv = g.ask(f"eat {eat}", timeout=600)
-    v1, s1, a1 = c.vmstat(), c.stats(), g.actual_mib()
+    v1, s1, a1 = c.vmstat(), c.snap(), g.actual_mib()
     c.check(st == "ok", "virtio 5.5.6.1 (DEFLATE_ON_OOM)",
             f"allocating {eat} MiB beyond free memory succeeds and reads back ({st}, {kv.get('ms', '?')} ms)")
     c.check(v1["oom_kill"] == v0["oom_kill"], "virtio 5.5.6.1 (DEFLATE_ON_OOM)",
@@ -290,11 +340,11 @@ def step_rmmod(c):
     total0 = c.memtotal_mib()
     g.must(f"hold a {c.mem // 4}")
     c.balloon(c.mem - size, f"inflate {size} MiB before rmmod")
-    s0 = c.stats()
+    s0 = {"dev": c.stats(), "drv": None}     # the driver's counters leave with the module
     st, kv = g.ask("run rmmod virtio_balloon")
     if not c.check(st == "ok", "virtio 5.5 (driver remove)", f"rmmod virtio_balloon while {size} MiB are inflated (rc {kv.get('rc')})"):
         raise StepAbort()
-    s1, a1 = c.stats(), g.actual_mib()
+    s1, a1 = {"dev": c.stats(), "drv": None}, g.actual_mib()
     c.check(a1 == c.mem, "virtio 5.5.6.1 (D2, D6)", f"on remove the driver gave every page back and said so: actual {a1:.0f} MiB of {c.mem}")
     c.device_counted("remove", s0, s1, 0, size * PAGES_PER_MIB)
     c.check(abs(c.memtotal_mib() - total0) <= 1, "virtio 5.5.6.1", f"MemTotal back to {total0:.0f} MiB after rmmod")
