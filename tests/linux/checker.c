@@ -11,7 +11,9 @@
  * Commands (see tests/linux/README.md):
  *   hold R MIB      map region R (a-h) and write the pattern into every word
  *   verify          check every word of every live page of every region
- *   punch R         free every other page of R (holes for compaction)
+ *   punch R [low|high]  free half of R's pages (frames 0-15 of every 32),
+ *                   highest first (holes for compaction, the lowest reused
+ *                   first); low/high: only those below/above their median
  *   release R       unmap region R
  *   corrupt R bit|drop  damage one page of R (the negative checks); repair
  *                   rewrites it
@@ -27,6 +29,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <glob.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -174,23 +177,69 @@ static void cmd_verify(void)
 	(void)first_word;
 }
 
-static void cmd_punch(char *name)
+static int by_pfn_down(const void *a, const void *b)
+{
+	uint64_t x = ((const uint64_t *)a)[0], y = ((const uint64_t *)b)[0];
+
+	return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* Free half of R's pages by frame number, highest frame first: the lowest
+ * holes are freed last, so they head the free lists and the next allocations
+ * (the balloon's) land low in memory, where compaction's migration scanner
+ * starts. The half is frames 0-15 of every 32: no free block above 64 KiB,
+ * and each run starts where compaction's free scanner samples whatever its
+ * stride (it doubles up to 32 after an empty block, so holes at odd frames
+ * alone would never be found again). Frames from /proc/self/pagemap (root). */
+static void cmd_punch(char *name, char *half)
 {
 	struct region *r = region_of(name);
+	uint64_t (*odd)[2], e;
 	size_t n = 0;
+	int pm = open("/proc/self/pagemap", O_RDONLY);
 
-	if (!r || !r->base) {
-		reply("punch error msg=\"no region %s\"", name ? name : "");
+	if (!r || !r->base || pm < 0 || (half && strcmp(half, "low") && strcmp(half, "high"))) {
+		reply("punch error msg=\"no region %s, or no pagemap\"", name ? name : "");
+		if (pm >= 0)
+			close(pm);
 		return;
 	}
-	for (size_t p = 1; p < r->pages; p += 2) {
-		if (madvise(r->base + p * WORDS, PAGE, MADV_DONTNEED)) {
-			reply("punch error msg=\"madvise: %s\"", strerror(errno));
+	odd = malloc(r->pages * sizeof(*odd));
+	for (size_t p = 0; odd && p < r->pages; p++) {
+		if (r->dead[p])
+			continue;
+		if (pread(pm, &e, 8, (off_t)((uintptr_t)(r->base + p * WORDS) / PAGE * 8)) != 8 ||
+		    !(e >> 63) || !(e & ((1ull << 55) - 1))) {
+			reply("punch error msg=\"no frame for page %zu\"", p);
+			free(odd);
+			close(pm);
 			return;
 		}
-		r->dead[p] = 1;
-		n++;
+		if (!(e & 16)) {
+			odd[n][0] = e & ((1ull << 55) - 1);
+			odd[n++][1] = p;
+		}
 	}
+	close(pm);
+	if (!odd) {
+		reply("punch error msg=\"out of memory\"");
+		return;
+	}
+	qsort(odd, n, sizeof(*odd), by_pfn_down);
+	/* "low" or "high": only the half of those frames below (above) their median */
+	if (half && !strcmp(half, "low"))
+		memmove(odd, odd + n / 2, (n - n / 2) * sizeof(*odd));
+	if (half)
+		n -= n / 2;
+	for (size_t i = 0; i < n; i++) {
+		if (madvise(r->base + odd[i][1] * WORDS, PAGE, MADV_DONTNEED)) {
+			reply("punch error msg=\"madvise: %s\"", strerror(errno));
+			free(odd);
+			return;
+		}
+		r->dead[odd[i][1]] = 1;
+	}
+	free(odd);
 	reply("punch ok region=%s freed_pages=%zu", name, n);
 }
 
@@ -428,7 +477,8 @@ int main(void)
 {
 	static const char *const vm_keys[] = {
 		"balloon_inflate", "balloon_deflate", "balloon_migrate", "oom_kill",
-		"compact_migrate_scanned", "compact_isolated", "pgmigrate_success", NULL };
+		"compact_migrate_scanned", "compact_free_scanned", "compact_isolated", "pgmigrate_success",
+		"pgmigrate_fail", NULL };
 	static const char *const mem_keys[] = { "MemTotal", "MemFree", "MemAvailable", NULL };
 	char line[1024];
 	FILE *f = fopen("/proc/self/oom_score_adj", "w");
@@ -456,7 +506,7 @@ int main(void)
 		else if (!strcmp(cmd, "verify"))
 			cmd_verify();
 		else if (!strcmp(cmd, "punch"))
-			cmd_punch(a);
+			cmd_punch(a, b);
 		else if (!strcmp(cmd, "release"))
 			cmd_release(a);
 		else if (!strcmp(cmd, "corrupt"))
