@@ -234,25 +234,31 @@ def compacted(c, what, must_move):
 
 
 def step_compact(c):
-    """Compaction while inflated, two layouts. Fragmented: nearly all memory held, half
-    the frames of its lower half freed in 64 KiB runs, then the balloon, which must take
-    those small blocks, low in memory where compaction's migration scanner starts; then
-    the same holes in the upper half as targets: balloon pages must move.
+    """Compaction while inflated, two layouts. Fragmented: all memory but 64 MiB held,
+    half the frames of its lower half freed in 64 KiB runs, then a balloon larger than
+    the 64 MiB, so that a driver taking whole free pageblocks first must still take
+    single pages from those holes, low in memory where compaction's migration scanner
+    starts; then the same holes in the upper half as targets: balloon pages must move.
     Fresh: the balloon inflated into a freshly booted guest (whatever blocks the driver
     takes), holes punched above it: what moves is checked, that anything moves is not
     required (a driver may hold whole pageblocks that compaction leaves alone)."""
     g = c.g
     g.must("compact", timeout=300)           # earlier steps' leftovers out of the way first
     f = int(g.must("meminfo")["MemAvailable"]) // 1024 - 96
-    g.must(f"hold f {f}")                    # nearly all memory: no free pageblock is left
+    g.must(f"hold f {f}")
+    spare = int(g.must("meminfo")["MemFree"]) // 1024 - 64
+    if spare > 0:                            # all but 64 MiB in use: few free pageblocks left
+        g.must(f"hold g {spare}")
     g.must("punch f low")                    # holes at half the frames of the lower half
-    size = f // 4 - 16
-    c.balloon(c.mem - size, f"fragmented: inflate {size} MiB into 64 KiB holes low in memory")
+    size = f // 8 + 64                       # more than those 64 MiB: some must come from holes
+    c.balloon(c.mem - size, f"fragmented: inflate {size} MiB, most of it from 64 KiB holes low in memory")
     g.must("punch f")                        # and in the upper half: compaction's targets
     compacted(c, "fragmented", True)
     c.balloon(c.mem, "fragmented: deflate after compaction")
     c.verify("virtio 5.5.6.1 (D2), FB-V7", "after deflating the compacted balloon (fragmented)")
     g.must("release f")
+    if spare > 0:
+        g.must("release g")
 
     size = c.mem * 3 // 8
     g.must("compact", timeout=300)
