@@ -622,6 +622,17 @@ class LinuxTargets(unittest.TestCase):
         self.assertTrue([ln for ln in seed.splitlines() if ln.startswith("| ob0 | idle |") and ln.endswith("| 25.0x |")])
         self.assertTrue([ln for ln in seed.splitlines() if ln.startswith("| lin0 | idle |") and ln.endswith("| 1x |")])
 
+    def test_first_guess_of_time_left(self):
+        def pt(c, frag="native"):
+            return {"c": c, "scenario": "idle", "mem_mib": 1536, "balloon_mib": 512, "fragmentation": frag}
+        ours = cfg("o", guest="linux", qemu_kind="patched")
+        ours.kernel, ours.module = "ours", "ours"
+        stock = cfg("s", guest="linux")
+        stock.kernel, stock.module = "ours", "stock"
+        eta = run.ETA()
+        self.assertLess(eta.guess(pt(ours)), eta.guess(pt(stock)))
+        self.assertGreater(eta.guess(pt(ours, "every-other")) - eta.guess(pt(ours)), 10)  # fragment.c's writes
+
     def test_nothing_measured_says_so(self):
         self.assertIn("not measured in this run", report.linux_targets({"configs": {}}, []))
 
