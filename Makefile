@@ -101,7 +101,11 @@ unit: $(UNIT_TESTS)
 # prints the closing "N passed, N failed" line.
 # Stages are ";name=command" entries for scripts/test-all.sh; prerequisites
 # are built before any stage runs.
-TEST_PREREQS := qemu
+# LINUX_TEST_PREREQ: `make linux` (issue 11, linux-driver/linux.mk) builds the kernel
+# stage linux tests; it joins the prerequisites once that target is in the tree. Without
+# it the stage fails and says that build/linux is missing.
+LINUX_TEST_PREREQ ?= $(if $(wildcard linux-driver/linux.mk),linux)
+TEST_PREREQS := qemu $(LINUX_TEST_PREREQ)
 TEST_STAGES := $(foreach t,$(UNIT_TESTS),;unit-$(patsubst test-%,%,$(notdir $(t)))=$(t))
 TEST_STAGES += ;runner=tests/runner-selftest.sh;guest=tests/run
 # the device's own tests, then the stock suite again on the patched device
@@ -110,6 +114,8 @@ TEST_STAGES += ;device-unit=$(MAKE) --no-print-directory test-device-unit
 TEST_STAGES += ;device-fuzz=$(MAKE) --no-print-directory test-device-fuzz
 TEST_STAGES += ;device-qtest=$(MAKE) --no-print-directory test-device-qtest
 TEST_STAGES += ;stock-on-patched=QEMU=build/qemu/qemu-system-x86_64 tests/run -g stock
+# the Linux guest driver in our kernel and the stock one, on both QEMUs (tests/linux/)
+TEST_STAGES += ;linux=tests/linux/run
 # the benchmark's pure parts (columns, parsing, planning, report), no QEMU;
 # Debian's python, which has Debian's matplotlib (bench/bench.mk says the same)
 BENCH_PYTHON ?= /usr/bin/python3

@@ -23,7 +23,7 @@ BENCH_MIGRATION ?= 1
 # It runs even when an inflate point failed; make then fails with the inflate status.
 BENCH_MIGRATION_RUN = $(if $(filter 1,$(BENCH_MIGRATION)),$(BENCH_PYTHON) bench/migration.py,true)
 
-.PHONY: bench bench-quick bench-migration bench-deps bench-linux-guest bench-others bench-selftest
+.PHONY: bench bench-quick bench-migration bench-deps bench-linux-guest bench-linux-ours bench-others bench-selftest
 
 # everything: our guest, QEMU's build and the benchmark's own tools
 bench-deps:
@@ -36,19 +36,27 @@ $(BENCH_FLOOR): bench/floor.c
 bench-linux-guest: bench-deps
 	@bench/linux-guest/build.sh
 
+# our kernel's initramfs (issue 11), after `make linux` (bench-others): without our
+# kernel its configurations are unavailable, the rest of the bench runs
+LINUX_BUILD ?= build/linux
+bench-linux-ours: bench-linux-guest bench-others
+	@if [ -f $(LINUX_BUILD)/bzImage ]; then LINUX_BUILD=$(abspath $(LINUX_BUILD)) bench/linux-guest/build-ours.sh; \
+	else echo "bench: no $(LINUX_BUILD)/bzImage: configurations with our kernel will be unavailable"; fi
+
 # our guest and the patched QEMU belong to other fragments; a failure there only
 # makes their configurations unavailable, it does not stop the stock comparison
 bench-others:
 ifeq ($(BENCH_BUILD_OTHERS),1)
 	@$(MAKE) --no-print-directory guest || echo "bench: 'make guest' failed: configurations with our guest will be unavailable"
 	@$(MAKE) --no-print-directory qemu || echo "bench: 'make qemu' failed: configurations on the patched QEMU will be unavailable"
+	@$(MAKE) --no-print-directory linux || echo "bench: 'make linux' failed: configurations with our kernel will be unavailable"
 endif
 
-bench: bench-deps bench-linux-guest $(BENCH_FLOOR) bench-others
+bench: bench-deps bench-linux-guest $(BENCH_FLOOR) bench-others bench-linux-ours
 	$(BENCH_PYTHON) bench/run.py --matrix default $(BENCH_ARGS); st=$$?; \
 	$(BENCH_MIGRATION_RUN) $(BENCH_MIG_ARGS) && exit $$st
 
-bench-quick: bench-deps bench-linux-guest $(BENCH_FLOOR) bench-others
+bench-quick: bench-deps bench-linux-guest $(BENCH_FLOOR) bench-others bench-linux-ours
 	$(BENCH_PYTHON) bench/run.py --matrix quick $(BENCH_ARGS)
 
 # the benchmark's own pure parts (no QEMU, a second or so): columns, parsing,

@@ -10,10 +10,18 @@ import discards
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LINUX_DIR = os.environ.get("LINUX_GUEST_DIR", os.path.join(ROOT, "build/linux-guest"))
+# our kernel (`make linux`, issue 11) and the initramfs with both of its virtio_balloon
+# builds (bench/linux-guest/build-ours.sh)
+LINUX_BUILD = os.environ.get("LINUX_BUILD", os.path.join(ROOT, "build/linux"))
+LINUX_OURS_DIR = os.environ.get("LINUX_OURS_GUEST_DIR", os.path.join(ROOT, "build/linux-guest-ours"))
 ESP_IMG = os.environ.get("ESP_IMG", os.path.join(ROOT, "build/esp.img"))
 OVMF_CODE = os.environ.get("OVMF_CODE", "/usr/share/OVMF/OVMF_CODE_4M.fd")
 GUEST_KINDS = ("linux", "fastballoon")
 FRAG_MODES = ("native", "contig", "2m", "random-half", "every-other")
+# what bench/linux-guest/fragment.c can leave in use in a Linux guest
+LINUX_FRAG_MODES = ("native", "2m", "every-other")
+KERNELS = ("debian", "ours")
+MODULES = ("ours", "stock")
 OPS = ("inflate", "report")
 # touched points write the balloon's size plus this much of the guest's free memory
 # first (both guests: the Linux toucher and our touch_mib), lowest pages first
@@ -38,6 +46,9 @@ class Config:
     stats_keys: dict = field(default_factory=dict)
     qemu_args: list = field(default_factory=list)
     kernel_args: str = ""  # linux guest: appended to the kernel command line
+    kernel: str = "debian"  # linux guest: Debian's cloud kernel, or ours (build/linux)
+    module: str = ""       # kernel = ours: which virtio_balloon build, ours or stock
+    stages: str = ""       # linux guest: debugfs file with the driver's stage counters
     sweeps: list = field(default_factory=list)  # empty: every sweep of the matrix
     max_reps: int = 0      # caps the matrix's repetitions (0: no cap)
     op: str = "inflate"    # inflate: balloon inflate + deflate; report: free page reporting
@@ -82,9 +93,15 @@ def load(path=os.path.join(ROOT, "bench/configs.cfg"), only=None):
                         (("translate_ns", "translate-ns"), ("discard_ns", "discard-ns"),
                          ("discard_calls", "discard-calls"))},
             qemu_args=shlex.split(s.get("qemu_args", "")), kernel_args=s.get("kernel_args", ""),
+            kernel=s.get("kernel", "debian"), module=s.get("module", ""), stages=s.get("stages", ""),
             sweeps=s.get("sweeps", "").split(), max_reps=s.getint("max_reps", 0),
             op=s.get("op", "inflate"), count_discards=s.get("count_discards", ""),
             matrices=s.get("matrices", "").split())
+        if guest == "linux" and any(f not in LINUX_FRAG_MODES for f in frags):
+            raise SystemExit(f"bench: {path} [{name}]: a Linux guest fragments only {LINUX_FRAG_MODES}")
+        if c.kernel not in KERNELS or (c.kernel == "ours") != (c.module in MODULES):
+            raise SystemExit(f"bench: {path} [{name}]: kernel must be one of {KERNELS}; "
+                             f"kernel = ours needs module = ours|stock, debian none")
         if c.op not in OPS:
             raise SystemExit(f"bench: {path} [{name}]: op must be one of {OPS}, not '{c.op}'")
         if c.count_discards not in ("", "perf"):
@@ -158,9 +175,13 @@ def check(c):
         c.unavailable = f"QEMU binary {c.qemu} not found{hint}"
         return c
     if c.guest == "linux":
-        for f in ("vmlinuz", "initramfs.cpio"):
-            if not os.path.isfile(os.path.join(LINUX_DIR, f)):
-                c.unavailable = f"{LINUX_DIR}/{f} missing (bench/linux-guest/build.sh builds it)"
+        kernel, initrd = linux_files(c)
+        if c.kernel == "ours" and not os.path.isfile(kernel):
+            c.unavailable = f"{kernel} missing (`make linux` builds our kernel)"
+            return c
+        for f in (kernel, initrd):
+            if not os.path.isfile(f):
+                c.unavailable = f"{f} missing (bench/linux-guest/build.sh{' and build-ours.sh' if c.kernel == 'ours' else ''} build it)"
                 return c
     else:
         if not os.path.isfile(ESP_IMG):
@@ -192,6 +213,13 @@ def qemu_version(binary):
         return f"unknown ({e})"
 
 
+def linux_files(c):
+    """The Linux guest's kernel and initramfs for configuration c."""
+    if c.kernel == "ours":
+        return os.path.join(LINUX_BUILD, "bzImage"), os.path.join(LINUX_OURS_DIR, "initramfs.cpio")
+    return os.path.join(LINUX_DIR, "vmlinuz"), os.path.join(LINUX_DIR, "initramfs.cpio")
+
+
 def argv(c, accel, mem_mib, balloon_mib, scenario, frag, seed=1):
     """QEMU command line for one point (QMP is added by vm.VM)."""
     a = [c.qemu, "-machine", "q35", "-accel", accel, "-m", f"{mem_mib}M", "-smp", "1",
@@ -201,11 +229,17 @@ def argv(c, accel, mem_mib, balloon_mib, scenario, frag, seed=1):
         append = "console=ttyS0 quiet loglevel=3 panic=-1"
         if c.kernel_args:
             append += " " + c.kernel_args
+        if c.module:
+            append += f" fbmod={c.module}"
+        if c.stages:
+            append += f" fbstages={c.stages}"
         if scenario == "touched":
             # write at least the balloon's worth (+512 MiB), capped by what is available
             append += f" fbtouch=1 fbtouch_mib={balloon_mib + TOUCH_MARGIN_MIB}"
-        a += ["-kernel", os.path.join(LINUX_DIR, "vmlinuz"),
-              "-initrd", os.path.join(LINUX_DIR, "initramfs.cpio"), "-append", append]
+        if frag not in ("native", "contig"):
+            append += f" fbfrag={frag}"
+        kernel, initrd = linux_files(c)
+        a += ["-kernel", kernel, "-initrd", initrd, "-append", append]
     else:
         args = f"{c.guest_args} frag={frag} touch={1 if scenario == 'touched' else 0}"
         if scenario == "touched":      # the same amount as the Linux guest's toucher

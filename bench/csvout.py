@@ -17,7 +17,11 @@ EXTRA = KEY + ["sweep", "ready_ms", "touched_mib", "touch_guest_ms", "inflate_po
                "host_report_ms", "report_pages", "report_blocks_4m", "report_blocks_2m",
                "qemu_cpu_report_ms", "rss_after_mib", "actual_after_mib", "discard_count",
                # the Linux guest's own reporting (host timeline)
-               "report_passes", "report_other_calls", "discards_before_ready", "rss_return_ms", "error"]
+               "report_passes", "report_other_calls", "discards_before_ready", "rss_return_ms",
+               # Linux guests: fragment.c's set-up, the driver's deflate stages (debugfs)
+               "frag_kept_mib", "frag_guest_ms", "deflate_alloc_ms", "deflate_send_ms", "guest_protocol",
+               "stages_note",
+               "error"]
 
 
 def fmt(v):

@@ -48,6 +48,16 @@ def guest_env():
     return env
 
 
+def our_kernel_env():
+    """build/linux/linux.env of our kernel (`make linux`): release, source, series, config."""
+    env = {}
+    for line in _read(os.path.join(configs.LINUX_BUILD, "linux.env")).splitlines():
+        if "=" in line:
+            k, v = line.split("=", 1)
+            env[k] = v
+    return env
+
+
 def busy_note(load):
     n = os.cpu_count() or 1
     if load[0] >= 0.5:
@@ -75,11 +85,15 @@ def collect(cfgs, accel, accel_how, qmp_kind, matrix_name):
                              else "adaptive: elapsed/500, 20..2000"),
         "qemu_versions": {b: configs.qemu_version(b) for b in binaries},
         "linux_guest": guest_env(),
+        "our_kernel": our_kernel_env() if any(c.kernel == "ours" for c in cfgs) else {},
         "loadavg_start": load,
         "busy_note": busy_note(load),
         "configs": {c.name: {"description": c.description, "guest": c.guest, "qemu": c.qemu,
-                             "device": c.device + c.device_args, "protocol": c.protocol,
-                             "guest_args": c.guest_args, "unavailable": c.unavailable}
+                             "qemu_kind": c.qemu_kind, "device": c.device + c.device_args,
+                             "protocol": c.protocol, "guest_args": c.guest_args,
+                             "kernel": c.kernel if c.guest == "linux" else "",
+                             "module": c.module, "kernel_args": c.kernel_args,
+                             "unavailable": c.unavailable}
                     for c in cfgs},
     }
 

@@ -33,7 +33,7 @@ import meta  # noqa: E402
 import migration_report  # noqa: E402
 from csvout import fmt  # noqa: E402
 from qmp import QMPError, make_client  # noqa: E402
-from vm import VM, GuestError  # noqa: E402
+from vm import ConsoleVM, GuestError  # noqa: E402
 
 ROOT = configs.ROOT
 CFG = os.path.join(ROOT, "bench/migration.cfg")
@@ -202,16 +202,6 @@ def arm_side(info):
 
 
 # --- the stock Linux guest: migrated from here --------------------------------------------
-class ConsoleVM(VM):
-    """vm.VM with the serial console's input on a pipe, so we can type 'verify'."""
-
-    console_input = subprocess.PIPE
-
-    def type(self, text):
-        self.proc.stdin.write(text.encode())
-        self.proc.stdin.flush()
-
-
 def linux_argv(c, run, accel):
     c.kernel_args = (f"fbmig=1 fbmig_live_mib={run['live_mib']} fbmig_work_mib={run['work_mib']}"
                      f" fbmig_reuse_mib={run['reuse_mib']}")

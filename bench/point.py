@@ -12,7 +12,8 @@ import time
 
 import configs
 import discards
-from vm import VM, GuestError
+import linux_stages
+from vm import VM, ConsoleVM, GuestError
 
 MIB = 1 << 20
 # Poll interval: every query-balloon takes QEMU's big lock, and polling back to back
@@ -131,7 +132,8 @@ def boot(c, accel, mem_mib, balloon_mib, scenario, frag, logdir, tag, seed, res,
     """Start the point's guest and wait for BENCH ready (TOUCH line read, actual checked).
     on_start(vm) runs once QEMU is up, before the guest is ready. Sets vm.t_ready."""
     argv = configs.argv(c, accel, mem_mib, balloon_mib, scenario, frag, seed)
-    vm = VM(argv, os.path.join(logdir, "run"), os.path.join(logdir, tag + ".log"))
+    # a Linux guest with stage counters answers "stages" typed on its console
+    vm = (ConsoleVM if c.stages else VM)(argv, os.path.join(logdir, "run"), os.path.join(logdir, tag + ".log"))
     boot_timeout = 120 + mem_mib / 1024 * 5 + (mem_mib / 1024 * 10 if scenario == "touched" else 0)
     vm.start()
     try:
@@ -146,6 +148,10 @@ def boot(c, accel, mem_mib, balloon_mib, scenario, frag, logdir, tag, seed, res,
                 kv = parse_kv(t)
                 res["touched_mib"] = int(kv.get("mib", 0))
                 res["touch_guest_ms"] = float(kv.get("ms", 0))
+            if t.startswith("FRAG "):       # bench/linux-guest/fragment.c
+                kv = parse_kv(t)
+                res["frag_kept_mib"] = int(kv.get("kept_mib", 0))
+                res["frag_guest_ms"] = float(kv.get("ms", 0))
         actual = vm.qmp.cmd("query-balloon")["actual"]
         if actual != mem_mib * MIB:
             raise GuestError(f"guest starts at {actual // MIB} MiB, expected {mem_mib} MiB")
@@ -153,6 +159,35 @@ def boot(c, accel, mem_mib, balloon_mib, scenario, frag, logdir, tag, seed, res,
         vm.stop()
         raise
     return vm
+
+
+def read_linux_stages(vm, c, res):
+    """The Linux driver's stage counters (c.stages, a debugfs file), or None when the
+    configuration has none or the guest cannot read the file (said in stages_note)."""
+    if not c.stages:
+        return None
+    mark = vm.mark()
+    vm.type("stages\n")
+    _, m, _ = vm.wait_line(r"^BENCH stages(.*)", 10, mark)
+    gone = linux_stages.missing(m.group(1))
+    if gone:
+        res["stages_note"] = f"guest has no {gone}: stages a and b not measured"
+        return None
+    return linux_stages.parse(m.group(1))
+
+
+def stage_fields(g, dev, res, prefix=""):
+    """Stages a and b (ms) from the guest's sums g, the host's work subtracted from b
+    when the device reports it (dev: stats_delta)."""
+    if "alloc_ns" in g:
+        res[prefix + "alloc_ms"] = g["alloc_ns"] / 1e6
+    if "build_ns" in g and "send_ns" in g:
+        send = (g["build_ns"] + g["send_ns"]) / 1e6
+        if "translate_ms" in dev and "discard_ms" in dev:
+            send -= dev["translate_ms"] + dev["discard_ms"]   # leave only the transport
+        elif not prefix:
+            res["send_includes_host"] = 1
+        res[prefix + "send_ms"] = send
 
 
 def run(c, accel, mem_mib, balloon_mib, scenario, frag, logdir, tag, seed=1):
@@ -166,24 +201,22 @@ def run(c, accel, mem_mib, balloon_mib, scenario, frag, logdir, tag, seed=1):
         time.sleep(settle_s(c.guest))
 
         target = (mem_mib - balloon_mib) * MIB
+        st0 = read_linux_stages(vm, c, res)
         s0, cpu0, rss0 = read_stats(vm, c), vm.cpu_ms(), vm.rss_mib()
         res["thp_before_mib"] = vm.thp_mib()
         mark = vm.mark()
         res["inflate_ms"], res["inflate_polls"] = balloon_to(vm, target, True, op_timeout)
         cpu1, rss1 = vm.cpu_ms(), vm.rss_mib()
-        g = guest_stages(vm, mark, "inflate", balloon_mib * 256, 5 if c.guest != "linux" else 0)
+        st1 = read_linux_stages(vm, c, res)
+        if st0 is not None and st1 is not None:
+            g = linux_stages.op_stages(st0, st1, "inflate")
+            res["guest_protocol"] = st1.get("protocol", "")   # what the driver negotiated
+        else:
+            g = guest_stages(vm, mark, "inflate", balloon_mib * 256, 5 if c.guest != "linux" else 0)
         s1 = read_stats(vm, c)
         dev = stats_delta(c, s0, s1)
         res.update(dev)
-        if "alloc_ns" in g:
-            res["alloc_ms"] = g["alloc_ns"] / 1e6
-        if "build_ns" in g and "send_ns" in g:
-            send = (g["build_ns"] + g["send_ns"]) / 1e6
-            if "translate_ms" in dev and "discard_ms" in dev:
-                send -= dev["translate_ms"] + dev["discard_ms"]   # leave only the transport
-            else:
-                res["send_includes_host"] = 1
-            res["send_ms"] = send
+        stage_fields(g, dev, res)
         res["guest_ops"] = g.get("ops", "")
         res["guest_reqs"] = g.get("reqs", "")
         res["guest_records"] = g.get("records", "")
@@ -194,6 +227,10 @@ def run(c, accel, mem_mib, balloon_mib, scenario, frag, logdir, tag, seed=1):
         cpu1b = vm.cpu_ms()
         res["deflate_ms"], res["deflate_polls"] = balloon_to(vm, mem_mib * MIB, False, op_timeout)
         cpu2, rss2 = vm.cpu_ms(), vm.rss_mib()
+        st2 = read_linux_stages(vm, c, res)
+        if st1 is not None and st2 is not None:      # the deflate's stages go to the extra csv
+            stage_fields(linux_stages.op_stages(st1, st2, "deflate"),
+                         stats_delta(c, s1, read_stats(vm, c)), res, "deflate_")
         res.update(qemu_cpu_inflate_ms=cpu1 - cpu0, qemu_cpu_deflate_ms=cpu2 - cpu1b,
                    rss_before_mib=rss0, rss_inflated_mib=rss1, rss_deflated_mib=rss2)
     finally:

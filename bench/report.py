@@ -60,12 +60,31 @@ def configs_in_order(md, rows):
     return [n for n in names if any(r["config"] == n for r in rows)]
 
 
+def noinit(c):
+    """A Linux configuration booted with init_on_alloc=0 (Debian's default is 1)."""
+    return "init_on_alloc=0" in c.get("kernel_args", "")
+
+
+def debian_linux(md, rows, n):
+    """n is Debian's kernel with its own driver on stock QEMU, inflating (an anchor)."""
+    c = md.get("configs", {}).get(n, {})
+    return (c.get("guest") == "linux" and c.get("kernel", "debian") in ("debian", "")
+            and c.get("op", "inflate") == "inflate"
+            and any(r["config"] == n and r["device"] == "stock" for r in rows))
+
+
 def anchor(md, rows):
-    """The in-run anchor: the stock Linux guest on stock QEMU."""
-    for n, c in md.get("configs", {}).items():
-        if c["guest"] == "linux" and any(r["config"] == n for r in rows):
-            return n
-    return None
+    """The in-run anchor: the stock Linux guest (Debian's kernel) on stock QEMU."""
+    names = [n for n in md.get("configs", {}) if debian_linux(md, rows, n)]
+    return next((n for n in names if not noinit(md["configs"][n])), names[0] if names else None)
+
+
+def anchor_for(md, rows, n):
+    """The anchor a row is compared with: Debian's stock Linux guest at the same
+    init_on_alloc setting when the run has it, else the anchor."""
+    want = noinit(md.get("configs", {}).get(n, {}))
+    same = [a for a in md.get("configs", {}) if debian_linux(md, rows, a) and noinit(md["configs"][a]) == want]
+    return same[0] if same else anchor(md, rows)
 
 
 def report_configs(md):
@@ -77,8 +96,8 @@ def frag_rows(rows):
     """Rows of the fragmentation sweep: the (guest, balloon) size at which some
     configuration was measured with more than one fragmentation mode."""
     modes = {}
-    for r in rows:
-        if r["fragmentation"] != "native" and r["scenario"] == "idle":
+    for r in rows:     # the Linux guest's fragmented rows have a table of their own
+        if r["fragmentation"] != "native" and r["scenario"] == "idle" and r["guest"] != "linux":
             modes.setdefault((int(r["mem_mib"]), int(r["balloon_mib"])), set()).add(r["fragmentation"])
     sizes = [k for k, v in modes.items() if len(v) > 1]
     if not sizes:
@@ -99,7 +118,6 @@ def seed_rows(rows):
 
 def seed_table(md, rows, extra):
     srows = seed_rows(rows)
-    anc = anchor(md, srows)
     reps = max([int(r["rep"]) for r in srows] or [0])
     lines = [f"Inflate 3 GiB of a 4 GiB guest, then deflate back; median of {reps} repetitions "
              "(min–max); times in ms; – = not measurable for that configuration.", "",
@@ -112,6 +130,7 @@ def seed_table(md, rows, extra):
             if not g:
                 continue
             inf, fl = med(g, "inflate_ms"), med(g, "floor_ms")
+            anc = anchor_for(md, srows, n)
             base = med(group(srows, config=anc, scenario=scen), "inflate_ms") if anc else None
             ex = group(seed_rows(extra), config=n, scenario=scen)
             mark = {"send_ms": " †" if any(r.get("send_includes_host") == "1" for r in ex) else ""}
@@ -127,6 +146,10 @@ def seed_table(md, rows, extra):
     if any(r.get("send_includes_host") == "1" for r in seed_rows(extra)):
         lines += ["", "† the device reports no statistics (stock QEMU), so b includes the host's translate "
                   "and discard work."]
+    anchors = {anchor_for(md, srows, n) for n in configs_in_order(md, srows)} - {None}
+    if len(anchors) > 1:
+        lines += ["", "Linux / this: the stock Linux guest's inflate over this row's, at the same init_on_alloc "
+                  f"setting ({', '.join(sorted(anchors))})."]
     return "\n".join(lines)
 
 
@@ -271,7 +294,7 @@ def targets(md, rows):
                 return n
         return None
 
-    lin = find("linux", "stock", None)
+    lin = anchor(md, srows)
     pfn = find("fastballoon", "stock", "pfn")
     bmp = find("fastballoon", "patched", "bitmap")
 
@@ -301,6 +324,93 @@ def targets(md, rows):
     else:
         out.append("| touched: bitmap within 1.5x floor + 20 ms | not measured in this run (configuration unavailable) | – |")
     out += size_targets(rows)
+    return "\n".join(out)
+
+
+def linux_configs(md, rows, module, device):
+    """Our kernel's inflate configurations loading that virtio_balloon, with rows on that
+    device (stock or patched QEMU), in file order."""
+    return [n for n, c in md.get("configs", {}).items()
+            if c.get("kernel") == "ours" and c.get("module") == module and c.get("op", "inflate") == "inflate"
+            and any(r["config"] == n and r["device"] == device for r in rows)]
+
+
+def linux_frag_rows(rows):
+    """Rows of the fragmented Linux guest (bench/linux-guest/fragment.c)."""
+    return [r for r in rows if r["guest"] == "linux" and r["fragmentation"] in ("2m", "every-other")]
+
+
+def linux_targets(md, rows):
+    """Issue 11's targets for the Linux driver, where this run has what they compare."""
+    srows = seed_rows(rows)
+    cfg = md.get("configs", {})
+    out = ["| target | measured | met |", "|---|---|---|"]
+
+    def m(n, scen, col, src=srows, **kw):
+        return med(group(src, config=n, scenario=scen, **kw), col) if n else None
+
+    def missing(what):
+        out.append(f"| {what} | not measured in this run (configuration unavailable) | – |")
+
+    def faster(what, base, this, need, aim=None):
+        if base is None or this is None:
+            return missing(what)
+        r = base[0] / this[0]
+        met = "yes" if r >= need else f"no: {need / r:.2f}x short"
+        if aim and r >= need:
+            met += f"; aim {aim}x {'reached' if r >= aim else f'not yet ({aim / r:.1f}x to go)'}"
+        out.append(f"| {what} | {r:.1f}x ({base[0]:.0f} / {this[0]:.0f} ms) | {met} |")
+
+    def within(what, base, this, tol, two_sided):
+        if base is None or this is None:
+            return missing(what)
+        d = this[0] / base[0] - 1
+        ok = abs(d) <= tol if two_sided else d <= tol
+        out.append(f"| {what} | {d * 100:+.1f}% ({this[0]:.0f} vs {base[0]:.0f} ms) | "
+                   f"{'yes' if ok else 'no: explain the difference'} |")
+
+    def ioa(n):
+        return "init_on_alloc=0" if noinit(cfg[n]) else "init_on_alloc=1"
+
+    ours = linux_configs(md, srows, "ours", "patched")
+    if not ours:
+        missing("our Linux driver on the patched QEMU >= 8x faster than linux-stock")
+    for n in ours:
+        anc = anchor_for(md, srows, n)
+        faster(f"idle, {ioa(n)}: {n} >= 8x faster than {anc} (aim 25x)",
+               m(anc, "idle", "inflate_ms"), m(n, "idle", "inflate_ms"), 8, 25)
+        faster(f"deflate, {ioa(n)}: {n} >= 8x faster than {anc}",
+               m(anc, "idle", "deflate_ms"), m(n, "idle", "deflate_ms"), 8)
+        faster(f"touched, {ioa(n)}: {n} >= 8x faster than {anc}",
+               m(anc, "touched", "inflate_ms"), m(n, "touched", "inflate_ms"), 8)
+    stockdrv = linux_configs(md, srows, "stock", "stock")
+    if not stockdrv:
+        missing("our kernel with the stock driver within 10% of linux-stock")
+    for n in stockdrv:
+        anc = anchor_for(md, srows, n)
+        for scen in ("idle", "touched"):
+            within(f"{scen}, {ioa(n)}: our kernel with the stock driver ({n}) within 10% of {anc}",
+                   m(anc, scen, "inflate_ms"), m(n, scen, "inflate_ms"), 0.10, True)
+    for n in linux_configs(md, srows, "ours", "stock"):
+        base = next((b for b in stockdrv if noinit(cfg[b]) == noinit(cfg[n])), None)
+        within(f"idle, {ioa(n)}: our driver on stock QEMU ({n}, PFN arrays) at most 10% slower than the stock "
+               f"driver of the same kernel{f' ({base})' if base else ''}", m(base, "idle", "inflate_ms"),
+               m(n, "idle", "inflate_ms"), 0.10, False)
+    frows = linux_frag_rows(rows)
+    f_ours = linux_configs(md, frows, "ours", "patched")
+    f_stock = linux_configs(md, frows, "stock", "stock")
+    if not frows or not f_ours or not f_stock:
+        missing("fragmented Linux guest: our driver never slower than the stock driver")
+    else:
+        for mode in ("2m", "every-other"):
+            a = m(f_stock[0], "idle", "inflate_ms", frows, fragmentation=mode)
+            b = m(f_ours[0], "idle", "inflate_ms", frows, fragmentation=mode)
+            what = f"fragmented ({mode}): {f_ours[0]} never slower than the stock driver ({f_stock[0]})"
+            if a is None or b is None:
+                missing(what)
+            else:
+                out.append(f"| {what} | {a[0] / b[0]:.2f}x ({a[0]:.0f} / {b[0]:.0f} ms) | "
+                           f"{'yes' if b[0] <= a[0] else 'no: slower'} |")
     return "\n".join(out)
 
 
@@ -472,6 +582,11 @@ def write(out):
          "resident memory for touched rows (huge pages when the host gives QEMU THP).", ""]
     if md.get("interrupted"):
         p[2:2] = ["", "**This run was interrupted: only the points measured before that are in it.**"]
+    if any(c.get("kernel") == "ours" for c in md.get("configs", {}).values()):
+        p += ["## Targets (issue 11: the Linux driver)", "",
+              "Our kernel (`make linux`) with our virtio_balloon against Debian's stock Linux guest, each at "
+              "the same init_on_alloc setting; medians of the seed's case (the fragmented rows: 512 MiB of a "
+              "1.5 GiB guest with every other 4 KiB page or 2 MiB block in use).", "", linux_targets(md, rows), ""]
     p += ["## Targets (issue 6)", "", targets(md, rows), ""]
     p += report_section(md, rrows, rows, all_extra)
     p += ["## Run", "",
@@ -485,6 +600,10 @@ def write(out):
           f"- run time {md.get('run_s', 0):.0f} s (+ floor {md.get('floor_s', 0):.0f} s)"]
     for b, v in md.get("qemu_versions", {}).items():
         p.append(f"- `{b}`: {v}")
+    ok = md.get("our_kernel", {})
+    if ok:
+        p.append(f"- our kernel (`make linux`): {ok.get('KERNEL_RELEASE')} from linux-source {ok.get('SOURCE_PKG_VERSION')},"
+                 f" series {ok.get('SERIES_ID')}, config {ok.get('CONFIG_ID')}")
     lg = md.get("linux_guest", {})
     if lg:
         p.append(f"- Linux guest: {lg.get('KERNEL_PKG')} {lg.get('KERNEL_PKG_VERSION')} "
@@ -511,6 +630,14 @@ def write(out):
               "Fragmented modes keep half of the guest's memory (every other page, a random half, "
               "every other 2 MiB) and balloon from the rest.", "",
               sweep_table(md, frag, "fragmentation", "fragmentation"), ""]
+    lfrag = linux_frag_rows(rows)
+    if lfrag:
+        mem, bal = int(lfrag[0]["mem_mib"]), int(lfrag[0]["balloon_mib"])
+        p += [f"## Fragmented Linux guest ({bal} MiB of {gib(mem)} GiB, idle)", "",
+              "bench/linux-guest/fragment.c takes the guest's free memory, writes it, and gives back every "
+              "other 4 KiB frame (every-other) or 2 MiB block (2m) by physical address before the inflate; "
+              "fragment's writes leave that memory resident on the host, so these rows resemble touched ones.", "",
+              sweep_table(md, lfrag, "fragmentation", "fragmentation"), ""]
     p += ["## Plots", ""] + plots(out, md, rows) + [""]
     if not size:
         p.append("No size sweep in this run (make bench runs it).")

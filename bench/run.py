@@ -121,11 +121,16 @@ class ETA:
             # our guest: one pass of a few ms; Linux: its own pace (~512 MiB per 2 s
             # here) and 6 s of quiet to see that it ended
             per_gib = 6.5 if c.guest == "linux" else 0
+        elif c.guest == "linux":
+            # our Linux driver's records: tens of ms for 3 GiB here
+            per_gib = 0.05 if c.module == "ours" and c.qemu_kind == "patched" else 1.1
         else:
-            per_gib = 1.1 if c.guest == "linux" else 0.25 if c.protocol == "pfn" else 0.01
+            per_gib = 0.25 if c.protocol == "pfn" else 0.01
         g = 3 + p["mem_mib"] / 1024 * 0.05 + p["balloon_mib"] / 1024 * per_gib
         if p["scenario"] == "touched":
             g += min(p["mem_mib"] - 300, p["balloon_mib"] + 512) / 1024 * 2
+        if c.guest == "linux" and p["fragmentation"] not in ("native", "contig"):
+            g += p["mem_mib"] / 1024 * 7      # fragment.c writes the whole guest first
         return g
 
     def left(self, pts):

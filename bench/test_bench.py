@@ -17,6 +17,7 @@ import configs  # noqa: E402
 import csvout  # noqa: E402
 import discards  # noqa: E402
 import floor  # noqa: E402
+import linux_stages  # noqa: E402
 import point  # noqa: E402
 import report  # noqa: E402
 import run  # noqa: E402
@@ -429,6 +430,211 @@ class Report(unittest.TestCase):
                 text = f.read()
             self.assertEqual(text.count(report.MIG_BEGIN), 1)
             self.assertIn("kept", text)
+
+
+class LinuxKernel(unittest.TestCase):
+    """Our kernel's rows (issue 11): configuration keys, command lines, stage counters."""
+
+    def ours(self, module="ours", stages="/sys/kernel/debug/x/stages"):
+        c = cfg("k", guest="linux", frags=["native", "2m", "every-other"])
+        c.kernel, c.module, c.stages = "ours", module, stages
+        return c
+
+    def test_linux_rows_first(self):
+        cs = configs.load()
+        first_ours = [c.guest for c in cs].index("fastballoon")      # the headline: Linux rows first
+        self.assertTrue(all(c.guest == "linux" for c in cs[:first_ours]))
+        self.assertTrue(all(c.kernel == "debian" for c in cs[first_ours:]))
+        mine = {c.name: c for c in cs if c.kernel == "ours"}
+        self.assertIn("linux-ours-bitmap", mine)
+        self.assertEqual({c.module for c in mine.values()}, {"ours", "stock"})
+        self.assertEqual(mine["linux-stockdrv"].qemu_kind, "stock")
+        self.assertTrue(all(c.stages for c in mine.values() if c.module == "ours"))
+
+    def test_argv(self):
+        a = configs.argv(self.ours(), "tcg", 1536, 512, "idle", "every-other")
+        app = a[a.index("-append") + 1]
+        self.assertIn("fbmod=ours fbstages=/sys/kernel/debug/x/stages", app)
+        self.assertIn("fbfrag=every-other", app)
+        self.assertEqual(a[a.index("-kernel") + 1], os.path.join(configs.LINUX_BUILD, "bzImage"))
+        self.assertEqual(a[a.index("-initrd") + 1], os.path.join(configs.LINUX_OURS_DIR, "initramfs.cpio"))
+        a = configs.argv(self.ours("stock", ""), "tcg", 4096, 3072, "idle", "native")
+        app = a[a.index("-append") + 1]
+        self.assertIn("fbmod=stock", app)
+        self.assertNotIn("fbfrag", app)
+        self.assertNotIn("fbstages", app)
+        deb = cfg("deb", guest="linux", frags=["native", "2m"])       # Debian's kernel fragments too
+        a = configs.argv(deb, "tcg", 1536, 512, "idle", "2m")
+        self.assertIn("fbfrag=2m", a[a.index("-append") + 1])
+        self.assertNotIn("fbmod", a[a.index("-append") + 1])
+        self.assertEqual(a[a.index("-kernel") + 1], os.path.join(configs.LINUX_DIR, "vmlinuz"))
+
+    def test_bad_keys_refused(self):
+        for body in ("kernel = ours\n", "kernel = debian\nmodule = ours\n", "kernel = mine\n",
+                     "fragmentations = native random-half\n"):
+            with tempfile.NamedTemporaryFile("w", suffix=".cfg") as f:
+                f.write("[x]\nguest = linux\n" + body)
+                f.flush()
+                with self.assertRaises(SystemExit, msg=body):
+                    configs.load(f.name)
+
+    def test_unavailable_without_make_linux(self):
+        old = configs.LINUX_BUILD
+        configs.LINUX_BUILD = "/nonexistent/linux"
+        try:
+            c = self.ours()
+            c.qemu = sys.executable                 # any executable: the kernel is what is missing
+            self.assertIn("make linux", configs.check(c).unavailable)
+        finally:
+            configs.LINUX_BUILD = old
+
+    # linux-driver/README.md's format, as the guest's init sends it (lines ended by " |")
+    FILE = ("protocol bitmap+ranges | granule_shift 12 | "
+            "op rounds pages blocks buffers records bytes alloc_ns build_ns host_ns | "
+            "inflate {0} {1} 1536 {2} {3} 3648 {4} {5} {6} | deflate 0 0 0 0 0 0 0 0 0 | "
+            "migrate 2 2 0 4 4 160 10 20 30 |")
+
+    def test_stage_counters(self):
+        before = linux_stages.parse("BENCH stages " + self.FILE.format(1, 10, 1, 1, 100, 7, 50))
+        after = linux_stages.parse("BENCH stages " + self.FILE.format(13, 786442, 13, 13, 900100, 2007, 3050))
+        self.assertEqual((after["protocol"], after["granule_shift"], after["migrate_buffers"]),
+                         ("bitmap+ranges", 12, 4))
+        g = linux_stages.op_stages(before, after, "inflate")
+        self.assertEqual(g, {"pages": 786432, "alloc_ns": 900000, "build_ns": 2000, "send_ns": 3000,
+                             "reqs": 12, "records": 12, "ops": 1})
+        self.assertEqual(linux_stages.op_stages(before, after, "deflate")["pages"], 0)
+        self.assertEqual(linux_stages.op_stages({}, {}, "inflate"), {})
+        self.assertEqual(linux_stages.totals(before, after, "buffers"), 12)
+        # a row that does not match the header is not read
+        self.assertNotIn("inflate_pages", linux_stages.parse("op pages alloc_ns | inflate 1 2 3"))
+        self.assertEqual(linux_stages.missing(" missing=/sys/kernel/debug/x"), "/sys/kernel/debug/x")
+        self.assertEqual(linux_stages.missing(" inflate 1"), "")
+        # the host's work comes off b when the device reports it
+        res = {}
+        point.stage_fields(g, {"translate_ms": 0.5, "discard_ms": 1.0}, res)
+        self.assertAlmostEqual(res["alloc_ms"], 0.9)
+        self.assertAlmostEqual(res["send_ms"], 5.0 / 1000 - 1.5)
+        self.assertNotIn("send_includes_host", res)
+
+    def test_stages_read_from_the_console(self):
+        class FakeVM:
+            def __init__(self, answer):
+                self.answer, self.typed = answer, []
+
+            def mark(self):
+                return 0
+
+            def type(self, text):
+                self.typed.append(text)
+
+            def wait_line(self, pattern, timeout, start=0):
+                import re
+                return 0, re.search(pattern, self.answer), 0.0
+        vm, res = FakeVM("BENCH stages op pages | inflate 5 |"), {}
+        self.assertEqual(point.read_linux_stages(vm, self.ours(), res), {"inflate_pages": 5})
+        self.assertEqual(vm.typed, ["stages\n"])
+        vm = FakeVM("BENCH stages missing=/sys/kernel/debug/x/stages")
+        self.assertIsNone(point.read_linux_stages(vm, self.ours(), res))
+        self.assertIn("no /sys/kernel/debug/x/stages", res["stages_note"])
+        self.assertIsNone(point.read_linux_stages(vm, self.ours(stages=""), {}))
+
+    def test_linux_frag_sweep_planned(self):
+        cs = [c for c in configs.load() if c.guest == "linux"]
+        for name in ("quick", "default"):
+            pts = [p for p in run.plan(run.load_matrix(name), cs, 1) if p["sweep"] == "linux-frag"]
+            self.assertEqual(sorted({(p["c"].name, p["fragmentation"]) for p in pts}),
+                             [(n, m) for n in ("linux-ours-bitmap", "linux-stockdrv") for m in ("2m", "every-other")])
+            self.assertTrue(all((p["mem_mib"], p["balloon_mib"]) == (1536, 512) for p in pts))
+        # the fragmentation sweep of our UEFI guest has no Linux rows
+        pts = run.plan(run.load_matrix("default"), cs, 1)
+        self.assertFalse([p for p in pts if p["sweep"] == "frag"])
+
+
+class LinuxTargets(unittest.TestCase):
+    """Issue 11's verdicts on made-up rows."""
+
+    def write(self, d, rows, configs_md):
+        md = {"date": "x", "git_revision": "r", "matrix": "quick", "cpu_model": "cpu", "cpus": 2,
+              "mem_total_kib": 1 << 20, "host_kernel": "k", "host_thp": "[madvise]", "accel": "tcg",
+              "accel_how": "default", "qmp_client": "builtin", "poll_interval_us": 0, "qemu_versions": {},
+              "linux_guest": {}, "our_kernel": {"KERNEL_RELEASE": "6.1.192-fb", "SOURCE_PKG_VERSION": "6.1.192-3",
+                                                 "SERIES_ID": "abc123", "CONFIG_ID": "cfg9"},
+              "loadavg_start": [0, 0, 0], "busy_note": "", "floor": {}, "configs": configs_md}
+        with open(os.path.join(d, "inflate.json"), "w") as f:
+            json.dump(md, f)
+        w = csvout.Writer(d)
+        for r in rows:
+            w.row(r)
+        w.close()
+        seed = report.write(d)
+        with open(os.path.join(d, "README.md")) as f:
+            return seed, f.read()
+
+    def test_verdicts(self):
+        def c(kernel="debian", module="", args="", guest="linux"):
+            return {"description": "d", "guest": guest, "qemu": "q", "device": "d", "protocol": "pfn",
+                    "guest_args": "", "unavailable": "", "kernel": kernel, "module": module, "kernel_args": args}
+        cm = {"lin": c(), "lin0": c(args="init_on_alloc=0"), "sd": c("ours", "stock"),
+              "ob": c("ours", "ours"), "ob0": c("ours", "ours", "init_on_alloc=0"), "op": c("ours", "ours"),
+              "bmp": c(guest="fastballoon")}
+        times = {  # config: device, idle inflate, deflate, touched inflate
+            "lin": ("stock", 3000.0, 900.0, 6000.0), "lin0": ("stock", 1000.0, 800.0, 2000.0),
+            "sd": ("stock", 3100.0, 950.0, 7000.0), "ob": ("patched", 300.0, 100.0, 500.0),
+            "ob0": ("patched", 40.0, 50.0, 300.0), "op": ("stock", 3500.0, 900.0, 6000.0),
+            "bmp": ("patched", 20.0, 10.0, 30.0)}
+        rows = []
+        for rep in (1, 2, 3):
+            for n, (dev, idle, defl, touched) in times.items():
+                g = cm[n]["guest"]
+                for scen, ms in (("idle", idle), ("touched", touched)):
+                    rows.append(dict(config=n, guest=g, device=dev, protocol="pfn", scenario=scen, mem_mib=4096,
+                                     balloon_mib=3072, rep=rep, fragmentation="native" if g == "linux" else "contig",
+                                     inflate_ms=ms, deflate_ms=defl, accel="tcg"))
+            for n, dev, mode, ms in (("sd", "stock", "2m", 600.0), ("sd", "stock", "every-other", 900.0),
+                                     ("ob", "patched", "2m", 50.0), ("ob", "patched", "every-other", 1000.0)):
+                rows.append(dict(config=n, guest="linux", device=dev, protocol="pfn", scenario="idle", mem_mib=1536,
+                                 balloon_mib=512, rep=rep, fragmentation=mode, inflate_ms=ms, deflate_ms=1.0,
+                                 accel="tcg"))
+        with tempfile.TemporaryDirectory() as d:
+            seed, text = self.write(d, rows, cm)
+        self.assertIn("| idle, init_on_alloc=1: ob >= 8x faster than lin (aim 25x) | 10.0x (3000 / 300 ms) | "
+                      "yes; aim 25x not yet (2.5x to go) |", text)
+        self.assertIn("| idle, init_on_alloc=0: ob0 >= 8x faster than lin0 (aim 25x) | 25.0x (1000 / 40 ms) | "
+                      "yes; aim 25x reached |", text)                    # against the anchor at its setting
+        self.assertIn("| deflate, init_on_alloc=1: ob >= 8x faster than lin | 9.0x (900 / 100 ms) | yes |", text)
+        self.assertIn("| touched, init_on_alloc=0: ob0 >= 8x faster than lin0 | 6.7x (2000 / 300 ms) | no: 1.20x short |", text)
+        self.assertIn("| idle, init_on_alloc=1: our kernel with the stock driver (sd) within 10% of lin | +3.3% "
+                      "(3100 vs 3000 ms) | yes |", text)
+        self.assertIn("| touched, init_on_alloc=1: our kernel with the stock driver (sd) within 10% of lin | +16.7% "
+                      "(7000 vs 6000 ms) | no: explain the difference |", text)
+        self.assertIn("our driver on stock QEMU (op, PFN arrays) at most 10% slower than the stock driver of the "
+                      "same kernel (sd) | +12.9% (3500 vs 3100 ms) | no", text)
+        self.assertIn("| fragmented (2m): ob never slower than the stock driver (sd) | 12.00x (600 / 50 ms) | yes |", text)
+        self.assertIn("| fragmented (every-other): ob never slower than the stock driver (sd) | 0.90x (900 / 1000 ms) "
+                      "| no: slower |", text)
+        self.assertIn("## Fragmented Linux guest (512 MiB of 1.5 GiB, idle)", text)
+        self.assertNotIn("## Fragmentation sweep", text)                  # that table is our UEFI guest's
+        self.assertIn("our kernel (`make linux`): 6.1.192-fb from linux-source 6.1.192-3, series abc123", text)
+        # the seed table: Linux rows first, each against the anchor at its init_on_alloc setting
+        order = [ln.split("|")[1].strip() for ln in seed.splitlines() if ln.startswith("| ") and "| idle |" in ln]
+        self.assertEqual(order[:6], ["lin", "lin0", "sd", "ob", "ob0", "op"])
+        self.assertIn("| ob0 | idle | 40.0 (40.0–40.0) |", seed)
+        self.assertTrue([ln for ln in seed.splitlines() if ln.startswith("| ob0 | idle |") and ln.endswith("| 25.0x |")])
+        self.assertTrue([ln for ln in seed.splitlines() if ln.startswith("| lin0 | idle |") and ln.endswith("| 1x |")])
+
+    def test_first_guess_of_time_left(self):
+        def pt(c, frag="native"):
+            return {"c": c, "scenario": "idle", "mem_mib": 1536, "balloon_mib": 512, "fragmentation": frag}
+        ours = cfg("o", guest="linux", qemu_kind="patched")
+        ours.kernel, ours.module = "ours", "ours"
+        stock = cfg("s", guest="linux")
+        stock.kernel, stock.module = "ours", "stock"
+        eta = run.ETA()
+        self.assertLess(eta.guess(pt(ours)), eta.guess(pt(stock)))
+        self.assertGreater(eta.guess(pt(ours, "every-other")) - eta.guess(pt(ours)), 10)  # fragment.c's writes
+
+    def test_nothing_measured_says_so(self):
+        self.assertIn("not measured in this run", report.linux_targets({"configs": {}}, []))
 
 
 if __name__ == "__main__":

@@ -156,3 +156,13 @@ class VM:
         if hasattr(self, "log") and not self.log.closed:
             with self.cond:
                 self.log.close()
+
+
+class ConsoleVM(VM):
+    """VM with the serial console's input on a pipe, so the host can type to the guest."""
+
+    console_input = subprocess.PIPE
+
+    def type(self, text):
+        self.proc.stdin.write(text.encode())
+        self.proc.stdin.flush()

@@ -5,7 +5,7 @@
 #                                      virtio_balloon are modules in it)
 #   build/linux-guest/initramfs.cpio   busybox-static + those modules (with their
 #                                      dependencies from modules.dep) + bench/linux-guest/init
-#                                      + the static 'toucher' helper
+#                                      + the static helpers (toucher, migwork, fragment)
 #   build/linux-guest/guest.env        what was built (kernel version, packages)
 # Idempotent: a stamp of every input makes a second run a no-op.
 #
@@ -60,7 +60,7 @@ kver=$(echo "$KERNEL_PKG" | sed -n 's/^linux-image-\(.*\)-unsigned$/\1/p;t;s/^li
 [ -n "$kver" ] || die "KERNEL_PKG=$KERNEL_PKG is not a linux-image-* package"
 
 # --- stamp: skip everything when nothing changed -------------------------------
-stamp_want=$( (echo "$KERNEL_PKG"; cat "$here/build.sh" "$here/init" "$here/toucher.c" "$here/migwork.c") | sha256sum | cut -d' ' -f1)
+stamp_want=$( (echo "$KERNEL_PKG"; cat "$here/build.sh" "$here/init" "$here/toucher.c" "$here/migwork.c" "$here/fragment.c") | sha256sum | cut -d' ' -f1)
 if [ -f "$OUT/initramfs.cpio" ] && [ -f "$OUT/vmlinuz" ] && [ "$(cat "$OUT/.stamp" 2>/dev/null)" = "$stamp_want" ]; then
     step "up to date ($KERNEL_PKG) in $OUT"
     exit 0
@@ -112,9 +112,10 @@ for m in virtio_pci virtio_balloon; do
     add_mod "${line%%:*}"
 done
 
-step "building the static toucher"
+step "building the static helpers"
 gcc -static -O2 -Wall -Wextra -Werror -o "$OUT/toucher" "$here/toucher.c" || die "gcc -static toucher.c failed"
 gcc -static -O2 -Wall -Wextra -Werror -o "$OUT/migwork" "$here/migwork.c" || die "gcc -static migwork.c failed"
+gcc -static -O2 -Wall -Wextra -Werror -o "$OUT/fragment" "$here/fragment.c" || die "gcc -static fragment.c failed"
 
 step "assembling the initramfs"
 rd=$OUT/rootfs
@@ -125,6 +126,7 @@ cp "$here/init" "$rd/init"
 chmod 755 "$rd/init"
 cp "$OUT/toucher" "$rd/bin/toucher"
 cp "$OUT/migwork" "$rd/bin/migwork"
+cp "$OUT/fragment" "$rd/bin/fragment"
 : > "$rd/etc/modules.load"
 for m in $load_order; do
     mkdir -p "$rd/lib/modules/$kver/$(dirname "$m")"
