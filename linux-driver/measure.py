@@ -13,7 +13,8 @@ per repetition:
 The stage times are the differences of the driver's debugfs counters
 (/sys/kernel/debug/virtio-balloon/*/stages) over the inflate and the deflate,
 read through the guest's console; bad_records is the patched device's
-fast-stats counter. Each repetition boots a fresh guest.
+fast-stats counter (non-zero fails the run). Each repetition boots a fresh
+guest.
 """
 import argparse
 import os
@@ -132,7 +133,9 @@ def main():
             if patched:
                 fs = vm.qmp.cmd("qom-get", path=STATS_PATH, property="fast-stats")
                 line += (f" bad_records={fs['bad-records']} host_requests={fs['requests']}"
-                         f" host_discard_calls={fs['discard-calls']}")
+                         f" host_discard_calls={fs['discard-calls']}"
+                         f" host_discard_ms={fs['discard-ns'] / 1e6:.1f}"
+                         f" host_translate_ms={fs['translate-ns'] / 1e6:.1f}")
             for op, s, e in (("inflate", s0, s1), ("deflate", s1, s2)):
                 for c in ("rounds", "pages", "blocks", "buffers", "records", "bytes"):
                     if (op, c) in e:
@@ -141,6 +144,8 @@ def main():
                     if (op, c) in e:
                         line += f" {op}.{c[:-3]}_ms={(e[(op, c)] - s.get((op, c), 0)) / 1e6:.1f}"
             print(line, flush=True)
+            if patched and fs["bad-records"]:
+                raise GuestError(f"the device counted {fs['bad-records']} bad records")
         finally:
             vm.stop()
 
