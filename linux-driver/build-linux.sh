@@ -46,7 +46,14 @@ if [ -n "${LINUX_SOURCE_DEB:-}" ]; then
     deb=$LINUX_SOURCE_DEB
     [ -f "$deb" ] || die "LINUX_SOURCE_DEB=$deb does not exist"
 else
-    ver=$(apt-cache policy "$SRCPKG" 2>/dev/null | sed -n 's/^ *Candidate: //p')
+    candidate() { apt-cache policy "$SRCPKG" 2>/dev/null | sed -n 's/^ *Candidate: //p'; }
+    ver=$(candidate)
+    if { [ -z "$ver" ] || [ "$ver" = "(none)" ]; } && [ "$(id -u)" = 0 ]; then
+        step "apt does not know $SRCPKG yet: apt-get update"
+        apt-get update -q >"$LOG/apt-update.log" 2>&1 ||
+            die "apt-get update failed, see $LOG/apt-update.log"
+        ver=$(candidate)
+    fi
     [ -n "$ver" ] && [ "$ver" != "(none)" ] ||
         die "apt knows no $SRCPKG (run apt-get update, or set LINUX_SOURCE_DEB)"
     deb=$SRCDIR/debs/${SRCPKG}_${ver}_all.deb
