@@ -3,7 +3,7 @@
  * an entry per run (touching runs merged). Shared pieces in balloon_bitmap.c.
  */
 #include "types.h"
-#include "virtio/balloon.h"
+#include "virtio/balloon/balloon.h"
 
 u64 balloon_rec_buf_bytes(u64 max_pages);
 void balloon_rec_begin(struct balloon_req *r);

@@ -7,7 +7,7 @@
  */
 #include "types.h"
 #include "report.h"
-#include "virtio/balloon.h"
+#include "virtio/balloon/balloon.h"
 
 u64 balloon_rec_buf_bytes(u64 max_pages);
 void balloon_rec_begin(struct balloon_req *r);

@@ -8,7 +8,7 @@
 #include "report.h"
 #include "timer.h"
 #include "args.h"
-#include "virtio/balloon.h"
+#include "virtio/balloon/balloon.h"
 
 #define CFG_NUM_PAGES 0
 #define CFG_ACTUAL 4
