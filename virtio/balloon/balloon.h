@@ -198,7 +198,7 @@ struct balloon {
 	u64 cfg_changes_seen;
 };
 
-/* defaults, then overridden from guest args (see balloon.c for the names) */
+/* defaults, then overridden from guest args (see options.c for the names) */
 void balloon_opts_default(struct balloon_opts *o);
 void balloon_opts_from_args(struct balloon_opts *o);
 /* parse a comma-separated break list */

@@ -7,13 +7,7 @@
  */
 #include "types.h"
 #include "report.h"
-#include "virtio/balloon/balloon.h"
-
-u64 balloon_rec_buf_bytes(u64 max_pages);
-void balloon_rec_begin(struct balloon_req *r);
-u64 balloon_rec_add(struct balloon_req *r, u64 pfn, u64 n,
-		    u64 (*add)(struct fb_writer *w, u64 pfn, u64 n, u16 shift));
-void balloon_rec_for_each(struct balloon_req *r, balloon_run_fn fn, void *ctx);
+#include "virtio/balloon/internal.h"
 
 u64 balloon_rec_buf_bytes(u64 max_pages) { (void)max_pages; return 0; /* set from opts.buf_bytes */ }
 

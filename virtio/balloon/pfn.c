@@ -4,7 +4,7 @@
  * page is the format's inherent cost; nothing else here is per page.
  */
 #include "types.h"
-#include "virtio/balloon/balloon.h"
+#include "virtio/balloon/internal.h"
 
 static u64 pfn_buf_bytes(u64 max_pages) { return max_pages * sizeof(u32); }
 

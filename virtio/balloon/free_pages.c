@@ -1,0 +1,192 @@
+/* FREE_PAGES answers (FB-D10, FB-D11): the pool's free pages as records. */
+#include "types.h"
+#include "pages.h"
+#include "string.h"
+#include "timer.h"
+#include "virtio/balloon/internal.h"
+
+#define FP_CHUNK_WORDS 512	/* bitmap words per BITMAP record at most (128 MiB of pages) */
+
+struct fp_ans {
+	struct balloon *b;
+	u64 id;
+	u64 len;		/* bytes in fp_buf */
+	bool cancelled;
+	struct fb_writer w;	/* RANGES */
+};
+
+/* the record writer builds inflate records (req_id 0): tag them with the request's id */
+static void fp_tag(struct fp_ans *a)
+{
+	for (u64 off = 0; off + sizeof(struct fb_hdr) <= a->len;) {
+		struct fb_hdr *h = (struct fb_hdr *)(a->b->fp_buf + off);
+
+		h->req_id = a->id;
+		off += sizeof(*h) + h->len;
+	}
+}
+
+/* send the buffer so far; between buffers, look for a CANCEL of this answer */
+static void fp_flush(struct fp_ans *a)
+{
+	struct balloon *b = a->b;
+
+	if (a->w.buf) {
+		a->len = a->w.len;
+		b->hs.records += a->w.records;
+		fp_tag(a);
+	}
+	if (a->len) {
+		resp_send(b, b->fp_buf, a->len);
+		b->hs.buffers++;
+	}
+	a->len = 0;
+	if (a->w.buf)
+		fb_writer_init(&a->w, b->fp_buf, b->fp_buf_cap);
+	hreq_collect(b);
+	if (!a->cancelled && !(b->o.brk & BRK_NO_DONE) && hreq_take_cancel(b, a->id)) {
+		a->cancelled = true;
+		b->hs.cancels++;
+		b->hs.cut_short++;
+	}
+}
+
+/* name [pfn, pfn+n) in the answer (RANGES, or BITMAP for the break=hint-used range) */
+static void fp_add_run(struct fp_ans *a, u64 pfn, u64 n)
+{
+	struct balloon *b = a->b;
+
+	a->b->hs.pages += n;
+	if (a->w.buf) {
+		while (n && !a->cancelled) {
+			u64 t = fb_add_ranges(&a->w, pfn, n, 12);
+
+			pfn += t;
+			n -= t;
+			if (n)
+				fp_flush(a);
+		}
+		return;
+	}
+	while (n && !a->cancelled) {
+		u64 words = MIN((n + 63) / 64, (u64)FP_CHUNK_WORDS), bits = MIN(n, words * 64);
+		u64 need = sizeof(struct fb_hdr) + words * 8;
+		u64 *p;
+
+		if (a->len + need > b->fp_buf_cap)
+			fp_flush(a);
+		p = (u64 *)(b->fp_buf + a->len + put_rec(b->fp_buf + a->len, FB_REC_BITMAP, 0, a->id, pfn, words * 8) -
+			    words * 8);
+		memset(p, 0, words * 8);
+		for (u64 i = 0; i < bits; i++)
+			p[i / 64] |= 1ull << (i & 63);
+		a->len += need;
+		b->hs.records++;
+		pfn += bits;
+		n -= bits;
+	}
+}
+
+/*
+ * FREE_PAGES: the pool's free bitmap is the answer. BITMAP records copy it a
+ * 64-bit word at a time (a set bit is a free page, as in the pool), one
+ * record per chunk of up to FP_CHUNK_WORDS words that has a free page, from
+ * its first to its last non-zero word; RANGES records walk it run by run.
+ * The pages stay in the pool: whoever takes one later writes it before
+ * reading it (page_alloc zeroes, the cache and data sets fill), so naming
+ * them is allowed (FB-D11), and the dirty log brings writes back.
+ */
+void answer_free_pages(struct balloon *b, u64 id)
+{
+	struct fp_ans a = { .b = b, .id = id };
+	const u64 *bm = guest_pool.bitmap;
+	u64 words = (guest_pool.max_pfn + 63) / 64, t0 = now_ns();
+	bool bitmap = virtio_has(&b->vd, FB_F_PAGE_BITMAP);
+
+	b->hs.requests++;
+	if (!bitmap)
+		fb_writer_init(&a.w, b->fp_buf, b->fp_buf_cap);
+	for (u64 c = 0; c < words && !a.cancelled; c += FP_CHUNK_WORDS) {
+		u64 end = MIN(c + FP_CHUNK_WORDS, words), first = end, last = 0;
+
+		for (u64 w = c; w < end; w++)
+			if (bm[w]) {
+				if (first == end)
+					first = w;
+				last = w;
+			}
+		if (first == end)
+			continue;
+		if (bitmap) {
+			u64 nw = last - first + 1, need = sizeof(struct fb_hdr) + nw * 8;
+
+			if (a.len + need > b->fp_buf_cap)
+				fp_flush(&a);
+			if (a.cancelled)
+				break;
+			a.len += put_rec(b->fp_buf + a.len, FB_REC_BITMAP, 0, id, first * 64, nw * 8) - nw * 8;
+			memcpy(b->fp_buf + a.len, &bm[first], nw * 8);
+			a.len += nw * 8;
+			b->hs.records++;
+			for (u64 w = first; w <= last; w++)
+				b->hs.pages += __builtin_popcountll(bm[w]);
+		} else {
+			for (u64 w = first; w <= last && !a.cancelled; w++) {
+				u64 x = bm[w];
+
+				while (x && !a.cancelled) {
+					u64 bit = __builtin_ctzll(x), len = ~(x >> bit) ? (u64)__builtin_ctzll(~(x >> bit)) : 64 - bit;
+
+					fp_add_run(&a, w * 64 + bit, len);
+					x = len + bit >= 64 ? 0 : x & ~(((1ull << len) - 1) << bit);
+				}
+			}
+		}
+	}
+	if ((b->o.brk & BRK_HINT_USED) && b->brk_n && !a.cancelled)
+		fp_add_run(&a, b->brk_pfn, b->brk_n);	/* the rule broken on purpose: pages in use */
+	if (b->fp_hold || (b->o.brk & BRK_NO_DONE)) {
+		fp_flush(&a);
+		if (b->fp_hold && !a.cancelled)
+			b->fp_hold_id = id;	/* DONE when its CANCEL comes (FB-V15 probe) */
+		else if (b->fp_hold)
+			goto done_rec;
+		b->hs.ns += now_ns() - t0;
+		return;
+	}
+done_rec:
+	/* the last record: DONE, naming nothing (FB-D10) */
+	if (a.w.buf) {
+		a.len = a.w.len;
+		b->hs.records += a.w.records;
+		fp_tag(&a);
+		a.w.buf = NULL;
+	}
+	if (a.len + sizeof(struct fb_hdr) > b->fp_buf_cap)
+		fp_flush(&a);
+	a.len += put_rec(b->fp_buf + a.len, bitmap ? FB_REC_BITMAP : FB_REC_RANGES, FB_FLAG_DONE, id, 0, 0);
+	b->hs.records++;
+	resp_send(b, b->fp_buf, a.len);
+	b->hs.buffers++;
+	b->hs.done++;
+	b->hs.ns += now_ns() - t0;
+}
+
+/*
+ * fp_hold: the answer's CANCEL came. Probe the device's handling of ended
+ * ids: a record for the cancelled id (stale-records +1), its DONE (stale,
+ * it finishes the request), then one more record for the now finished id
+ * (bad-records +1, FB-V15 row 6).
+ */
+void fp_hold_cancelled(struct balloon *b, u64 id)
+{
+	u16 t = virtio_has(&b->vd, FB_F_PAGE_BITMAP) ? FB_REC_BITMAP : FB_REC_RANGES;
+
+	resp_one(b, t, 0, id, false, 0);
+	resp_one(b, t, FB_FLAG_DONE, id, false, 0);
+	resp_one(b, t, 0, id, false, 0);
+	b->hs.stale_sent += 3;
+	b->hs.done++;
+	b->hs.cut_short++;
+	b->fp_hold_id = 0;
+}
