@@ -9,11 +9,11 @@
 #include "report.h"
 #include "virtio/balloon/internal.h"
 
-static int setup_device(struct balloon *b)
+/* features, and what follows from them: FB-D1, the request format, FB-V3 */
+static int negotiate(struct balloon *b)
 {
 	struct virtio_dev *vd = &b->vd;
 	u64 want = b->o.features;
-	int next = 2;
 
 	if (vd->tp->legacy)
 		want &= 0xffffffffull;
@@ -54,27 +54,37 @@ static int setup_device(struct balloon *b)
 	b->fast_offered = vd->features_offered & ((1ull << FB_F_PAGE_BITMAP) | (1ull << FB_F_PAGE_RANGES) |
 						  (1ull << FB_F_HOST_REQ));
 	b->granule_shift = b->fast_offered ? virtio_cread32(vd, FB_CFG_GRANULE) : 0;
+	return 0;
+}
 
-	/*
-	 * 5.5.2: optional queues exist with their feature; later ones move
-	 * down. FB-D2: indices follow the features the device offers, counting
-	 * a queue whose feature the driver declined.
-	 */
-	{
-		u64 qf = (b->o.brk & BRK_QNUM_NEGOTIATED) ? vd->features : vd->features_offered;
+/*
+ * 5.5.2: optional queues exist with their feature; later ones move
+ * down. FB-D2: indices follow the features the device offers, counting
+ * a queue whose feature the driver declined.
+ */
+static void number_queues(struct balloon *b)
+{
+	struct virtio_dev *vd = &b->vd;
+	u64 qf = (b->o.brk & BRK_QNUM_NEGOTIATED) ? vd->features : vd->features_offered;
+	int next = 2;
 
-		b->qidx_stats = b->qidx_fph = b->qidx_report = b->qidx_hreq = b->qidx_hresp = -1;
-		if (qf & (1ull << VIRTIO_BALLOON_F_STATS_VQ))
-			b->qidx_stats = b->o.spec_queue_numbers ? 2 : next++;
-		if (qf & (1ull << VIRTIO_BALLOON_F_FREE_PAGE_HINT))
-			b->qidx_fph = b->o.spec_queue_numbers ? 3 : next++;
-		if (qf & (1ull << VIRTIO_BALLOON_F_REPORTING))
-			b->qidx_report = b->o.spec_queue_numbers ? 4 : next++;
-		if (qf & (1ull << FB_F_HOST_REQ)) {
-			b->qidx_hreq = next++;
-			b->qidx_hresp = next++;
-		}
+	b->qidx_stats = b->qidx_fph = b->qidx_report = b->qidx_hreq = b->qidx_hresp = -1;
+	if (qf & (1ull << VIRTIO_BALLOON_F_STATS_VQ))
+		b->qidx_stats = b->o.spec_queue_numbers ? 2 : next++;
+	if (qf & (1ull << VIRTIO_BALLOON_F_FREE_PAGE_HINT))
+		b->qidx_fph = b->o.spec_queue_numbers ? 3 : next++;
+	if (qf & (1ull << VIRTIO_BALLOON_F_REPORTING))
+		b->qidx_report = b->o.spec_queue_numbers ? 4 : next++;
+	if (qf & (1ull << FB_F_HOST_REQ)) {
+		b->qidx_hreq = next++;
+		b->qidx_hresp = next++;
 	}
+}
+
+/* interrupts, then every queue the negotiated features bring */
+static int setup_queues(struct balloon *b)
+{
+	struct virtio_dev *vd = &b->vd;
 
 	if (b->o.msix && !virtio_setup_msix(vd))
 		virtio_setup_intx(vd);
@@ -112,6 +122,13 @@ static int setup_device(struct balloon *b)
 	}
 	if (b->o.inflight > b->ivq->num)
 		b->o.inflight = b->ivq->num;
+	return 0;
+}
+
+/* what the device must have before DRIVER_OK (poison_val, buffers), DRIVER_OK, then the notifies */
+static void post_buffers(struct balloon *b)
+{
+	struct virtio_dev *vd = &b->vd;
 
 	/* 5.5.5 / 5.5.6.6.1: poison_val before DRIVER_OK */
 	b->poison = virtio_has(vd, VIRTIO_BALLOON_F_PAGE_POISON);
@@ -136,6 +153,19 @@ static int setup_device(struct balloon *b)
 		vq_kick(b->hqvq);
 	if (vd->msix || vd->intx)
 		irq_enable();
+}
+
+static int setup_device(struct balloon *b)
+{
+	int r = negotiate(b);
+
+	if (r)
+		return r;
+	number_queues(b);
+	r = setup_queues(b);
+	if (r)
+		return r;
+	post_buffers(b);
 	return 0;
 }
 

@@ -110,34 +110,28 @@ static void fph_run(struct fph_ctx *c, u64 pfn, u64 n)
 	}
 }
 
-/*
- * One hinting round for cmd id 'id': the id as an out-buffer, the free runs
- * of the pool as in-buffers (device-writable, their contents undefined to us
- * until DONE; we never read a free page before writing it, D8), then STOP.
- */
-static void fph_hint(struct balloon *b, u32 id)
+/* tests' V2 probe, before a new id: the previous (stale) id, then pages in use; the device must ignore both */
+static void fph_send_stale(struct balloon *b, u32 id)
 {
-	struct fph_ctx c = { .b = b, .id = id };
+	struct fph_ctx s = { .b = b, .id = id };
+
+	fph_send_id(b, b->fph_last_id);
+	fph_run(&s, b->brk_pfn, b->brk_n);
+	fph_flush(&s);
+	b->fs.stale_sent++;
+	b->fs.pages -= b->brk_n;
+}
+
+/* the free runs of the pool, until the device says stop */
+static void fph_walk(struct fph_ctx *c)
+{
 	const u64 *bm = guest_pool.bitmap;
-	u64 words = (guest_pool.max_pfn + 63) / 64, t0 = now_ns();
+	u64 words = (guest_pool.max_pfn + 63) / 64;
 
-	b->fs.requests++;
-	if (b->fph_stale_probe && b->fph_last_id) {
-		/* V2: a stale id, then pages in use: the device must ignore both */
-		struct fph_ctx s = { .b = b, .id = id };
-
-		fph_send_id(b, b->fph_last_id);
-		fph_run(&s, b->brk_pfn, b->brk_n);
-		fph_flush(&s);
-		b->fs.stale_sent++;
-		b->fs.pages -= b->brk_n;
-	}
-	b->fph_last_id = id;
-	fph_send_id(b, id);
-	for (u64 w = 0; w < words && !c.stopped; w++) {
+	for (u64 w = 0; w < words && !c->stopped; w++) {
 		u64 x = bm[w];
 
-		while (x && !c.stopped) {
+		while (x && !c->stopped) {
 			u64 bit = __builtin_ctzll(x), len, pfn = w * 64 + bit;
 
 			len = ~(x >> bit) ? (u64)__builtin_ctzll(~(x >> bit)) : 64 - bit;
@@ -146,13 +140,31 @@ static void fph_hint(struct balloon *b, u32 id)
 					w++;
 					len += 64;
 				}
-			fph_run(&c, pfn, len);
+			fph_run(c, pfn, len);
 			if (bit + len >= 64 || (pfn + len) / 64 != w)
 				x = 0;
 			else
 				x &= ~(((1ull << len) - 1) << bit);
 		}
 	}
+}
+
+/*
+ * One hinting round for cmd id 'id': the id as an out-buffer, the free runs
+ * of the pool as in-buffers (device-writable, their contents undefined to us
+ * until DONE; we never read a free page before writing it, D8), then STOP.
+ */
+static void fph_hint(struct balloon *b, u32 id)
+{
+	struct fph_ctx c = { .b = b, .id = id };
+	u64 t0 = now_ns();
+
+	b->fs.requests++;
+	if (b->fph_stale_probe && b->fph_last_id)
+		fph_send_stale(b, id);
+	b->fph_last_id = id;
+	fph_send_id(b, id);
+	fph_walk(&c);
 	if ((b->o.brk & BRK_HINT_USED) && b->brk_n && !c.stopped)
 		fph_run(&c, b->brk_pfn, b->brk_n);	/* the rule broken on purpose */
 	fph_flush(&c);

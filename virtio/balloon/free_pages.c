@@ -10,6 +10,7 @@
 struct fp_ans {
 	struct balloon *b;
 	u64 id;
+	u16 type;		/* FB_REC_BITMAP or FB_REC_RANGES, as negotiated */
 	u64 len;		/* bytes in fp_buf */
 	bool cancelled;
 	struct fb_writer w;	/* RANGES */
@@ -51,23 +52,22 @@ static void fp_flush(struct fp_ans *a)
 	}
 }
 
-/* name [pfn, pfn+n) in the answer (RANGES, or BITMAP for the break=hint-used range) */
-static void fp_add_run(struct fp_ans *a, u64 pfn, u64 n)
+static void fp_add_ranges(struct fp_ans *a, u64 pfn, u64 n)
+{
+	while (n && !a->cancelled) {
+		u64 t = fb_add_ranges(&a->w, pfn, n, 12);
+
+		pfn += t;
+		n -= t;
+		if (n)
+			fp_flush(a);
+	}
+}
+
+static void fp_add_bits(struct fp_ans *a, u64 pfn, u64 n)
 {
 	struct balloon *b = a->b;
 
-	a->b->hs.pages += n;
-	if (a->w.buf) {
-		while (n && !a->cancelled) {
-			u64 t = fb_add_ranges(&a->w, pfn, n, 12);
-
-			pfn += t;
-			n -= t;
-			if (n)
-				fp_flush(a);
-		}
-		return;
-	}
 	while (n && !a->cancelled) {
 		u64 words = MIN((n + 63) / 64, (u64)FP_CHUNK_WORDS), bits = MIN(n, words * 64);
 		u64 need = sizeof(struct fb_hdr) + words * 8;
@@ -88,6 +88,52 @@ static void fp_add_run(struct fp_ans *a, u64 pfn, u64 n)
 }
 
 /*
+ * Name [pfn, pfn+n) in the answer. BITMAP answers copy the pool's words
+ * (fp_copy_words); they name a run bit by bit only for break=hint-used.
+ */
+static void fp_add_run(struct fp_ans *a, u64 pfn, u64 n)
+{
+	a->b->hs.pages += n;
+	if (a->w.buf)
+		fp_add_ranges(a, pfn, n);
+	else
+		fp_add_bits(a, pfn, n);
+}
+
+/* BITMAP: words [first, last] of the pool's free bitmap as one record */
+static void fp_copy_words(struct fp_ans *a, const u64 *bm, u64 first, u64 last)
+{
+	struct balloon *b = a->b;
+	u64 nw = last - first + 1, need = sizeof(struct fb_hdr) + nw * 8;
+
+	if (a->len + need > b->fp_buf_cap)
+		fp_flush(a);
+	if (a->cancelled)
+		return;
+	a->len += put_rec(b->fp_buf + a->len, FB_REC_BITMAP, 0, a->id, first * 64, nw * 8) - nw * 8;
+	memcpy(b->fp_buf + a->len, &bm[first], nw * 8);
+	a->len += nw * 8;
+	b->hs.records++;
+	for (u64 w = first; w <= last; w++)
+		b->hs.pages += __builtin_popcountll(bm[w]);
+}
+
+/* RANGES: the runs of free pages in words [first, last] */
+static void fp_walk_runs(struct fp_ans *a, const u64 *bm, u64 first, u64 last)
+{
+	for (u64 w = first; w <= last && !a->cancelled; w++) {
+		u64 x = bm[w];
+
+		while (x && !a->cancelled) {
+			u64 bit = __builtin_ctzll(x), len = ~(x >> bit) ? (u64)__builtin_ctzll(~(x >> bit)) : 64 - bit;
+
+			fp_add_run(a, w * 64 + bit, len);
+			x = len + bit >= 64 ? 0 : x & ~(((1ull << len) - 1) << bit);
+		}
+	}
+}
+
+/*
  * FREE_PAGES: the pool's free bitmap is the answer. BITMAP records copy it a
  * 64-bit word at a time (a set bit is a free page, as in the pool), one
  * record per chunk of up to FP_CHUNK_WORDS words that has a free page, from
@@ -96,17 +142,12 @@ static void fp_add_run(struct fp_ans *a, u64 pfn, u64 n)
  * reading it (page_alloc zeroes, the cache and data sets fill), so naming
  * them is allowed (FB-D11), and the dirty log brings writes back.
  */
-void answer_free_pages(struct balloon *b, u64 id)
+static void fp_walk(struct fp_ans *a)
 {
-	struct fp_ans a = { .b = b, .id = id };
 	const u64 *bm = guest_pool.bitmap;
-	u64 words = (guest_pool.max_pfn + 63) / 64, t0 = now_ns();
-	bool bitmap = virtio_has(&b->vd, FB_F_PAGE_BITMAP);
+	u64 words = (guest_pool.max_pfn + 63) / 64;
 
-	b->hs.requests++;
-	if (!bitmap)
-		fb_writer_init(&a.w, b->fp_buf, b->fp_buf_cap);
-	for (u64 c = 0; c < words && !a.cancelled; c += FP_CHUNK_WORDS) {
+	for (u64 c = 0; c < words && !a->cancelled; c += FP_CHUNK_WORDS) {
 		u64 end = MIN(c + FP_CHUNK_WORDS, words), first = end, last = 0;
 
 		for (u64 w = c; w < end; w++)
@@ -117,58 +158,65 @@ void answer_free_pages(struct balloon *b, u64 id)
 			}
 		if (first == end)
 			continue;
-		if (bitmap) {
-			u64 nw = last - first + 1, need = sizeof(struct fb_hdr) + nw * 8;
-
-			if (a.len + need > b->fp_buf_cap)
-				fp_flush(&a);
-			if (a.cancelled)
-				break;
-			a.len += put_rec(b->fp_buf + a.len, FB_REC_BITMAP, 0, id, first * 64, nw * 8) - nw * 8;
-			memcpy(b->fp_buf + a.len, &bm[first], nw * 8);
-			a.len += nw * 8;
-			b->hs.records++;
-			for (u64 w = first; w <= last; w++)
-				b->hs.pages += __builtin_popcountll(bm[w]);
-		} else {
-			for (u64 w = first; w <= last && !a.cancelled; w++) {
-				u64 x = bm[w];
-
-				while (x && !a.cancelled) {
-					u64 bit = __builtin_ctzll(x), len = ~(x >> bit) ? (u64)__builtin_ctzll(~(x >> bit)) : 64 - bit;
-
-					fp_add_run(&a, w * 64 + bit, len);
-					x = len + bit >= 64 ? 0 : x & ~(((1ull << len) - 1) << bit);
-				}
-			}
-		}
+		if (a->type == FB_REC_BITMAP)
+			fp_copy_words(a, bm, first, last);
+		else
+			fp_walk_runs(a, bm, first, last);
 	}
-	if ((b->o.brk & BRK_HINT_USED) && b->brk_n && !a.cancelled)
-		fp_add_run(&a, b->brk_pfn, b->brk_n);	/* the rule broken on purpose: pages in use */
-	if (b->fp_hold || (b->o.brk & BRK_NO_DONE)) {
-		fp_flush(&a);
-		if (b->fp_hold && !a.cancelled)
-			b->fp_hold_id = id;	/* DONE when its CANCEL comes (FB-V15 probe) */
-		else if (b->fp_hold)
-			goto done_rec;
-		b->hs.ns += now_ns() - t0;
-		return;
+}
+
+/* the last record: DONE, naming nothing (FB-D10) */
+static void fp_done(struct fp_ans *a)
+{
+	struct balloon *b = a->b;
+
+	if (a->w.buf) {
+		a->len = a->w.len;
+		b->hs.records += a->w.records;
+		fp_tag(a);
+		a->w.buf = NULL;
 	}
-done_rec:
-	/* the last record: DONE, naming nothing (FB-D10) */
-	if (a.w.buf) {
-		a.len = a.w.len;
-		b->hs.records += a.w.records;
-		fp_tag(&a);
-		a.w.buf = NULL;
-	}
-	if (a.len + sizeof(struct fb_hdr) > b->fp_buf_cap)
-		fp_flush(&a);
-	a.len += put_rec(b->fp_buf + a.len, bitmap ? FB_REC_BITMAP : FB_REC_RANGES, FB_FLAG_DONE, id, 0, 0);
+	if (a->len + sizeof(struct fb_hdr) > b->fp_buf_cap)
+		fp_flush(a);
+	a->len += put_rec(b->fp_buf + a->len, a->type, FB_FLAG_DONE, a->id, 0, 0);
 	b->hs.records++;
-	resp_send(b, b->fp_buf, a.len);
+	resp_send(b, b->fp_buf, a->len);
 	b->hs.buffers++;
 	b->hs.done++;
+}
+
+/* end the answer with DONE; tests' fp_hold keeps it open until its CANCEL (FB-V15 probe) */
+static void fp_finish(struct fp_ans *a)
+{
+	struct balloon *b = a->b;
+
+	if ((b->o.brk & BRK_NO_DONE) && !b->fp_hold) {
+		fp_flush(a);	/* the rule broken on purpose: no DONE */
+		return;
+	}
+	if (b->fp_hold) {
+		fp_flush(a);
+		if (!a->cancelled) {
+			b->fp_hold_id = a->id;	/* DONE when its CANCEL comes */
+			return;
+		}
+	}
+	fp_done(a);
+}
+
+void answer_free_pages(struct balloon *b, u64 id)
+{
+	struct fp_ans a = { .b = b, .id = id };
+	u64 t0 = now_ns();
+
+	a.type = virtio_has(&b->vd, FB_F_PAGE_BITMAP) ? FB_REC_BITMAP : FB_REC_RANGES;
+	b->hs.requests++;
+	if (a.type == FB_REC_RANGES)
+		fb_writer_init(&a.w, b->fp_buf, b->fp_buf_cap);
+	fp_walk(&a);
+	if ((b->o.brk & BRK_HINT_USED) && b->brk_n && !a.cancelled)
+		fp_add_run(&a, b->brk_pfn, b->brk_n);	/* the rule broken on purpose: pages in use */
+	fp_finish(&a);
 	b->hs.ns += now_ns() - t0;
 }
 
