@@ -16,7 +16,6 @@ void balloon_rec_begin(struct balloon_req *r)
 	fb_writer_init(&r->w, r->buf, r->buf_cap);
 	r->len = 0;
 	r->pages = 0;
-	r->skew = (r->inflate && (r->b->o.brk & BRK_WRONG_PFN)) ? 1 : 0;
 }
 
 /* [pfn, pfn+n) in 4 KiB pages: the 2^page_shift-aligned middle in big pages, the rest in 4 KiB */

@@ -1,34 +1,15 @@
-/* break=NAME: rules the driver breaks on purpose for the negative entries (see balloon.h). */
+/*
+ * The negative-test knobs (table in breaks.h): their names, and what they
+ * do where that is more than a line at the driver's hook.
+ */
 #include "types.h"
 #include "string.h"
 #include "report.h"
 #include "virtio/balloon/internal.h"
 
-static const struct { const char *name; u32 bit; } break_names[] = {
-	{ "no-actual", BRK_NO_ACTUAL },
-	{ "wrong-pfn", BRK_WRONG_PFN },
-	{ "reuse-before-ack", BRK_REUSE_BEFORE_ACK },
-	{ "no-poison", BRK_NO_POISON },
-	{ "stats-len", BRK_STATS_LEN },
-	{ "actual-bytes", BRK_ACTUAL_BYTES },
-	{ "stats-values", BRK_STATS_VALUES },
-	{ "features-ok", BRK_FEATURES_OK },
-	{ "config-be", BRK_CONFIG_BE },
-	{ "stale-rings", BRK_STALE_RINGS },
-	{ "oom", BRK_OOM },
-	{ "qnum-negotiated", BRK_QNUM_NEGOTIATED },
-	{ "pfn-in-records", BRK_PFN_IN_RECORDS },
-	{ "no-hostreq-buf", BRK_NO_HOSTREQ_BUF },
-	{ "ranges-not-negotiated", BRK_RANGES_NOT_NEG },
-	{ "hint-used", BRK_HINT_USED },
-	{ "no-done", BRK_NO_DONE },
-	{ "no-poison-val", BRK_NO_POISON_VAL },
-	{ "ignore-config", BRK_IGNORE_CONFIG },
-	{ "no-suppress", BRK_NO_SUPPRESS },
-	{ "no-irq", BRK_NO_IRQ },
-	{ "no-kick", BRK_NO_KICK },
-	{ "reinflate", BRK_REINFLATE },
-};
+#define BRK_NAME_(knob, name, breaks, where, entries) { name, BRK_##knob },
+static const struct { const char *name; u32 bit; } break_names[] = { BALLOON_BREAKS(BRK_NAME_) };
+#undef BRK_NAME_
 
 u32 balloon_parse_break(const char *s)
 {
@@ -49,4 +30,54 @@ u32 balloon_parse_break(const char *s)
 		s = e ? e + 1 : NULL;
 	}
 	return m;
+}
+
+void balloon_opts_breaks(struct balloon_opts *o, const char *arg)
+{
+	o->brk = balloon_parse_break(arg);
+	/* ranges-not-negotiated: accept PAGE_BITMAP only, then send RANGES (pick_encoder) */
+	if (o->brk & BRK_RANGES_NOT_NEG)
+		o->features &= ~(1ull << FB_F_PAGE_RANGES);
+}
+
+/* features-ok: negotiate without reading FEATURES_OK back, keeping whatever was written */
+void brk_accept_features(struct virtio_dev *vd, u64 want)
+{
+	virtio_reset(vd);
+	vd->tp->set_status(vd, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER);
+	vd->features_offered = vd->tp->get_features(vd);
+	vd->features = want;
+	vd->tp->set_features(vd, want);
+	vd->tp->set_status(vd, vd->tp->get_status(vd) | VIRTIO_CONFIG_S_FEATURES_OK);
+}
+
+/* pfn-in-records, ranges-not-negotiated: a format the device must refuse (FB-D4, FB-D5) */
+const struct balloon_encoder *brk_wrong_encoder(struct balloon *b)
+{
+	return brk(b, BRK_PFN_IN_RECORDS) ? &balloon_pfn_encoder : &balloon_ranges_encoder;
+}
+
+/* actual-bytes: actual written a byte at a time (a legacy device may read it half done) */
+void brk_write_actual_bytes(struct balloon *b, u32 v)
+{
+	for (int i = 0; i < 4; i++)
+		virtio_cwrite8(&b->vd, CFG_ACTUAL + i, v >> (8 * i));
+}
+
+/* reuse-before-ack: the deflated pages are the guest's again as soon as they are queued */
+void brk_reuse_early(struct balloon *b, struct balloon_req *r)
+{
+	b->ordering_violations += r->pages;
+	r->enc->for_each(r, release_run, r);
+}
+
+/* stale-rings: after a reset, renegotiate and go live on the old rings, never set up again */
+int brk_reinit_stale_rings(struct balloon *b)
+{
+	struct virtio_dev *vd = &b->vd;
+
+	if (virtio_negotiate(vd, b->o.features & (vd->tp->legacy ? 0xffffffffull : ~0ull)))
+		return -2;
+	virtio_driver_ok(vd);
+	return 0;
 }

@@ -9,6 +9,19 @@
 #include "report.h"
 #include "virtio/balloon/internal.h"
 
+/* FB-D4, FB-D5: records when negotiated, in a negotiated format (BITMAP first); PFNs otherwise */
+static void pick_encoder(struct balloon *b)
+{
+	if (!b->records)
+		b->enc = &balloon_pfn_encoder;
+	else if (virtio_has(&b->vd, FB_F_PAGE_BITMAP))
+		b->enc = &balloon_bitmap_encoder;
+	else
+		b->enc = &balloon_ranges_encoder;
+	if (b->records && (brk(b, BRK_PFN_IN_RECORDS) || brk(b, BRK_RANGES_NOT_NEG)))
+		b->enc = brk_wrong_encoder(b);
+}
+
 /* features, and what follows from them: FB-D1, the request format, FB-V3 */
 static int negotiate(struct balloon *b)
 {
@@ -17,17 +30,10 @@ static int negotiate(struct balloon *b)
 
 	if (vd->tp->legacy)
 		want &= 0xffffffffull;
-	if (b->o.brk & BRK_FEATURES_OK) {
-		/* skip the FEATURES_OK read-back: accept whatever was written */
-		virtio_reset(vd);
-		vd->tp->set_status(vd, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER);
-		vd->features_offered = vd->tp->get_features(vd);
-		vd->features = want;
-		vd->tp->set_features(vd, want);
-		vd->tp->set_status(vd, vd->tp->get_status(vd) | VIRTIO_CONFIG_S_FEATURES_OK);
-	} else if (virtio_negotiate(vd, want)) {
+	if (brk(b, BRK_FEATURES_OK))
+		brk_accept_features(vd, want);
+	else if (virtio_negotiate(vd, want))
 		return -2;
-	}
 	/* FB-D1: HOST_REQ only together with a record format */
 	if (virtio_has(vd, FB_F_HOST_REQ) && !virtio_has(vd, FB_F_PAGE_BITMAP) &&
 	    !virtio_has(vd, FB_F_PAGE_RANGES)) {
@@ -40,12 +46,7 @@ static int negotiate(struct balloon *b)
 		virtio_set_failed(vd);
 		return -6;	/* the forced format was not offered */
 	}
-	if (!b->records || (b->o.brk & BRK_PFN_IN_RECORDS))
-		b->enc = &balloon_pfn_encoder;
-	else if ((b->o.brk & BRK_RANGES_NOT_NEG) || !virtio_has(vd, FB_F_PAGE_BITMAP))
-		b->enc = &balloon_ranges_encoder;
-	else
-		b->enc = &balloon_bitmap_encoder;
+	pick_encoder(b);
 	if (!b->o.batch)
 		b->o.batch = b->enc == &balloon_pfn_encoder ? BALLOON_DEFAULT_BATCH : 0xffffffffu;
 	if (!b->o.inflight)
@@ -65,7 +66,7 @@ static int negotiate(struct balloon *b)
 static void number_queues(struct balloon *b)
 {
 	struct virtio_dev *vd = &b->vd;
-	u64 qf = (b->o.brk & BRK_QNUM_NEGOTIATED) ? vd->features : vd->features_offered;
+	u64 qf = brk(b, BRK_QNUM_NEGOTIATED) ? vd->features : vd->features_offered;
 	int next = 2;
 
 	b->qidx_stats = b->qidx_fph = b->qidx_report = b->qidx_hreq = b->qidx_hresp = -1;
@@ -133,7 +134,7 @@ static void post_buffers(struct balloon *b)
 	/* 5.5.5 / 5.5.6.6.1: poison_val before DRIVER_OK */
 	b->poison = virtio_has(vd, VIRTIO_BALLOON_F_PAGE_POISON);
 	b->poison_val = b->o.poison_val;
-	if (b->poison && !(b->o.brk & BRK_NO_POISON_VAL))
+	if (b->poison && !brk(b, BRK_NO_POISON_VAL))
 		virtio_cwrite32(vd, CFG_POISON, b->poison_val);
 	if (b->svq) {
 		balloon_stats_default_values(b);
@@ -143,7 +144,7 @@ static void post_buffers(struct balloon *b)
 	b->fp_hold_id = 0;
 	b->fph_last_id = 0;
 	b->fph_cfg_seen = vd->config_changes;
-	if (b->hqvq && !(b->o.brk & BRK_NO_HOSTREQ_BUF))
+	if (b->hqvq && !brk(b, BRK_NO_HOSTREQ_BUF))
 		for (u32 i = 0; i < b->o.hreq_bufs && i < HREQ_SLOTS_MAX; i++)
 			hreq_post(b, i);	/* FB-D9 */
 	virtio_driver_ok(vd);
@@ -207,10 +208,19 @@ int balloon_init(struct balloon *b, const struct balloon_opts *o)
 	return 0;
 }
 
-void balloon_reset(struct balloon *b)
+static void free_queues(struct balloon *b)
 {
 	struct virtqueue **qs[] = { &b->ivq, &b->dvq, &b->svq, &b->fvq, &b->rvq, &b->hqvq, &b->hrvq };
 
+	for (size_t i = 0; i < ARRAY_SIZE(qs); i++)
+		if (*qs[i]) {
+			vq_free(*qs[i]);
+			*qs[i] = NULL;
+		}
+}
+
+void balloon_reset(struct balloon *b)
+{
 	virtio_reset(&b->vd);
 	/* requests in flight are void: their pages are the guest's again, uninitialised */
 	for (u32 i = 0; i < b->o.inflight; i++) {
@@ -228,11 +238,8 @@ void balloon_reset(struct balloon *b)
 		}
 		r->busy = false;
 	}
-	for (size_t i = 0; i < ARRAY_SIZE(qs) && !(b->o.brk & BRK_STALE_RINGS); i++)
-		if (*qs[i]) {
-			vq_free(*qs[i]);
-			*qs[i] = NULL;
-		}
+	if (!brk(b, BRK_STALE_RINGS))
+		free_queues(b);
 	if (b->vd.msix)
 		pci_msix_disable(b->vd.pci);
 	b->stats_posted = false;
@@ -240,15 +247,8 @@ void balloon_reset(struct balloon *b)
 
 int balloon_reinit(struct balloon *b)
 {
-	if (b->o.brk & BRK_STALE_RINGS) {
-		/* the rule broken on purpose: no queue set-up after the reset */
-		struct virtio_dev *vd = &b->vd;
-
-		if (virtio_negotiate(vd, b->o.features & (vd->tp->legacy ? 0xffffffffull : ~0ull)))
-			return -2;
-		virtio_driver_ok(vd);
-		return 0;
-	}
+	if (brk(b, BRK_STALE_RINGS))
+		return brk_reinit_stale_rings(b);
 	return setup_device(b);
 }
 

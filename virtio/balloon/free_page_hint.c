@@ -165,8 +165,8 @@ static void fph_hint(struct balloon *b, u32 id)
 	b->fph_last_id = id;
 	fph_send_id(b, id);
 	fph_walk(&c);
-	if ((b->o.brk & BRK_HINT_USED) && b->brk_n && !c.stopped)
-		fph_run(&c, b->brk_pfn, b->brk_n);	/* the rule broken on purpose */
+	if (brk(b, BRK_HINT_USED) && b->brk_n && !c.stopped)
+		fph_run(&c, b->brk_pfn, b->brk_n);	/* and pages in use */
 	fph_flush(&c);
 	if (c.stopped)
 		b->fs.cut_short++;

@@ -45,7 +45,7 @@ static void fp_flush(struct fp_ans *a)
 	if (a->w.buf)
 		fb_writer_init(&a->w, b->fp_buf, b->fp_buf_cap);
 	hreq_collect(b);
-	if (!a->cancelled && !(b->o.brk & BRK_NO_DONE) && hreq_take_cancel(b, a->id)) {
+	if (!a->cancelled && !brk(b, BRK_NO_DONE) && hreq_take_cancel(b, a->id)) {
 		a->cancelled = true;
 		b->hs.cancels++;
 		b->hs.cut_short++;
@@ -190,8 +190,8 @@ static void fp_finish(struct fp_ans *a)
 {
 	struct balloon *b = a->b;
 
-	if ((b->o.brk & BRK_NO_DONE) && !b->fp_hold) {
-		fp_flush(a);	/* the rule broken on purpose: no DONE */
+	if (brk(b, BRK_NO_DONE) && !b->fp_hold) {
+		fp_flush(a);	/* and no DONE */
 		return;
 	}
 	if (b->fp_hold) {
@@ -214,8 +214,8 @@ void answer_free_pages(struct balloon *b, u64 id)
 	if (a.type == FB_REC_RANGES)
 		fb_writer_init(&a.w, b->fp_buf, b->fp_buf_cap);
 	fp_walk(&a);
-	if ((b->o.brk & BRK_HINT_USED) && b->brk_n && !a.cancelled)
-		fp_add_run(&a, b->brk_pfn, b->brk_n);	/* the rule broken on purpose: pages in use */
+	if (brk(b, BRK_HINT_USED) && b->brk_n && !a.cancelled)
+		fp_add_run(&a, b->brk_pfn, b->brk_n);	/* and pages in use */
 	fp_finish(&a);
 	b->hs.ns += now_ns() - t0;
 }

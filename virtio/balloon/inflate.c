@@ -165,7 +165,7 @@ u64 balloon_inflate_nowait(struct balloon *b, u64 n)
 
 u64 balloon_oom_deflate(struct balloon *b, u64 n)
 {
-	if (!virtio_has(&b->vd, VIRTIO_BALLOON_F_DEFLATE_ON_OOM) && !(b->o.brk & BRK_OOM))
+	if (!virtio_has(&b->vd, VIRTIO_BALLOON_F_DEFLATE_ON_OOM) && !brk(b, BRK_OOM))
 		return 0;	/* 5.5.6.1: without the feature, ballooned pages stay put */
 	return balloon_deflate(b, n);
 }

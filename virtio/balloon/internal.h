@@ -21,6 +21,22 @@
 
 static inline u64 npages(u64 bytes) { return (bytes + PAGE_SIZE - 1) / PAGE_SIZE; }
 
+/*
+ * The one way the driver reads a negative-test knob (breaks.h): true when
+ * this run was told to break that rule. Each call is the hook where the
+ * behaviour changes; breaks.c holds what a knob does beyond a line.
+ */
+static inline bool brk(const struct balloon *b, enum balloon_break k)
+{
+	return b->o.brk & k;
+}
+
+void brk_accept_features(struct virtio_dev *vd, u64 want);
+const struct balloon_encoder *brk_wrong_encoder(struct balloon *b);
+void brk_write_actual_bytes(struct balloon *b, u32 v);
+void brk_reuse_early(struct balloon *b, struct balloon_req *r);
+int brk_reinit_stale_rings(struct balloon *b);
+
 /* ---- bitmap of ballooned pages ---- */
 
 static inline void bits_set(u64 *bm, u64 start, u64 n)
@@ -39,7 +55,8 @@ static inline void bits_clear(u64 *bm, u64 start, u64 n)
 
 /* ---- requests.c: the inflate/deflate request pipeline ---- */
 
-void fill_u32(u64 pfn, u64 n, u32 v);
+/* pages the device may have discarded hold poison_val before the guest uses them */
+void poison_pages(struct balloon *b, u64 pfn, u64 n);
 /* for_each callbacks (ctx: the request): pages back to the guest, deflate acknowledged */
 void release_run(u64 pfn, u64 n, void *ctx);
 void deflate_done_run(u64 pfn, u64 n, void *ctx);

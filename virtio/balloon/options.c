@@ -87,9 +87,7 @@ void balloon_opts_from_args(struct balloon_opts *o)
 	if (arg_bool("fph", false))
 		o->features |= 1ull << VIRTIO_BALLOON_F_FREE_PAGE_HINT;
 	o->features = arg_u64("features", o->features);
-	o->brk = balloon_parse_break(arg_get("break"));
-	if (o->brk & BRK_RANGES_NOT_NEG)
-		o->features &= ~(1ull << FB_F_PAGE_RANGES);
+	balloon_opts_breaks(o, arg_get("break"));
 	if (o->inflight > BALLOON_MAX_INFLIGHT)
 		o->inflight = BALLOON_MAX_INFLIGHT;
 }

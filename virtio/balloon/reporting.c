@@ -9,8 +9,7 @@ int balloon_report(struct balloon *b, u64 pfn, u64 n)
 
 	if (!b->rvq)
 		return -1;
-	if (b->poison && !(b->o.brk & BRK_NO_POISON))
-		fill_u32(pfn, n, b->poison_val);	/* 5.5.6.7.1 */
+	poison_pages(b, pfn, n);	/* 5.5.6.7.1 */
 	if (vq_add(b->rvq, &sg, 1, b))
 		return -1;
 	vq_kick(b->rvq);

@@ -11,7 +11,7 @@
 #include "timer.h"
 #include "virtio/balloon/internal.h"
 
-void fill_u32(u64 pfn, u64 n, u32 v)
+static void fill_u32(u64 pfn, u64 n, u32 v)
 {
 	u32 *p = phys_to_virt(pfn << PAGE_SHIFT);
 	u64 cnt = n * (PAGE_SIZE / 4);
@@ -30,14 +30,19 @@ static void inflate_done_run(u64 pfn, u64 n, void *ctx)
 	b->pages_inflated += n;
 }
 
+/* 5.5.6.6.1, 5.5.6.7.1: initialise with poison_val */
+void poison_pages(struct balloon *b, u64 pfn, u64 n)
+{
+	if (b->poison && !brk(b, BRK_NO_POISON))
+		fill_u32(pfn, n, b->poison_val);
+}
+
 /* deflated pages become the guest's again (after the ack, 5.5.6.1) */
 void release_run(u64 pfn, u64 n, void *ctx)
 {
 	struct balloon_req *r = ctx;
-	struct balloon *b = r->b;
 
-	if (b->poison && !(b->o.brk & BRK_NO_POISON))
-		fill_u32(pfn, n, b->poison_val);	/* 5.5.6.6.1: initialise with poison_val */
+	poison_pages(r->b, pfn, n);
 	if (!r->keep)
 		pool_free_range(&guest_pool, pfn, n);
 }
@@ -49,7 +54,7 @@ void deflate_done_run(u64 pfn, u64 n, void *ctx)
 
 	b->nr_pages -= n;
 	b->pages_deflated += n;
-	if (!(b->o.brk & BRK_REUSE_BEFORE_ACK))
+	if (!brk(b, BRK_REUSE_BEFORE_ACK))	/* else given back at submit */
 		release_run(pfn, n, r);
 }
 
@@ -124,11 +129,8 @@ void req_submit(struct balloon *b, struct balloon_req *r)
 		reap(b, r->vq, true);
 	}
 	b->requests++;
-	if (!r->inflate && (b->o.brk & BRK_REUSE_BEFORE_ACK)) {
-		/* the rule broken on purpose: pages reused while the deflate is unacknowledged */
-		b->ordering_violations += r->pages;
-		r->enc->for_each(r, release_run, r);
-	}
+	if (!r->inflate && brk(b, BRK_REUSE_BEFORE_ACK))
+		brk_reuse_early(b, r);
 }
 
 void req_drain(struct balloon *b, struct virtqueue *vq)
@@ -153,6 +155,7 @@ void req_begin(struct balloon *b, struct balloon_req *r, bool inflate, bool keep
 	r->keep = keep;
 	r->vq = inflate ? b->ivq : b->dvq;
 	r->enc = b->enc;
+	r->skew = inflate && brk(b, BRK_WRONG_PFN);	/* names pfn + skew for pfn */
 	r->enc->begin(r);
 }
 

@@ -26,11 +26,11 @@ static u32 stats_fill(struct balloon *b)
 	/* ... then every standard tag, highest first (devices accept any order) */
 	for (int i = VIRTIO_BALLOON_S_NR - 1; i >= 0; i--) {
 		s[n].tag = i;
-		s[n].val = b->stats_val[i] + ((b->o.brk & BRK_STATS_VALUES) ? 1 : 0);
+		s[n].val = b->stats_val[i] + (brk(b, BRK_STATS_VALUES) ? 1 : 0);
 		n++;
 	}
 	/* break=stats-len: cut the last entry short (D7: length a multiple of the entry size) */
-	return n * sizeof(*s) - ((b->o.brk & BRK_STATS_LEN) ? 4 : 0);
+	return n * sizeof(*s) - (brk(b, BRK_STATS_LEN) ? 4 : 0);
 }
 
 void stats_post(struct balloon *b)

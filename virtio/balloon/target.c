@@ -10,7 +10,7 @@ u32 balloon_num_pages(struct balloon *b)
 	u32 cfg[2];
 
 	virtio_cread_stable(&b->vd, CFG_NUM_PAGES, cfg, sizeof(cfg));
-	if (b->o.brk & BRK_CONFIG_BE)
+	if (brk(b, BRK_CONFIG_BE))
 		return __builtin_bswap32(cfg[0]);
 	return cfg[0];	/* le32 (5.5.4, also for legacy); x86 is little-endian */
 }
@@ -24,14 +24,12 @@ void balloon_update_actual(struct balloon *b)
 {
 	u32 v = (u32)b->nr_pages;
 
-	if (b->o.brk & BRK_NO_ACTUAL)
+	if (brk(b, BRK_NO_ACTUAL))
 		return;
-	if (b->o.brk & BRK_ACTUAL_BYTES) {
-		for (int i = 0; i < 4; i++)
-			virtio_cwrite8(&b->vd, CFG_ACTUAL + i, v >> (8 * i));
-	} else {
+	if (brk(b, BRK_ACTUAL_BYTES))
+		brk_write_actual_bytes(b, v);
+	else
 		virtio_cwrite32(&b->vd, CFG_ACTUAL, v);	/* 5.5.6.2.1: one 4-byte write */
-	}
 	b->actual_written = v;
 }
 
@@ -40,8 +38,8 @@ u32 balloon_follow(struct balloon *b)
 	u32 target = balloon_num_pages(b);
 
 	b->cfg_changes_seen = b->vd.config_changes;
-	if (b->o.brk & BRK_IGNORE_CONFIG)
-		target = (u32)b->nr_pages;	/* the rule broken on purpose: num_pages not followed */
+	if (brk(b, BRK_IGNORE_CONFIG))
+		target = (u32)b->nr_pages;
 	if (target > b->nr_pages)
 		balloon_inflate(b, target - b->nr_pages);
 	else if (target < b->nr_pages)
