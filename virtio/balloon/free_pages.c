@@ -27,16 +27,21 @@ static void fp_tag(struct fp_ans *a)
 	}
 }
 
+/* RANGES: the writer's records are the buffer so far */
+static void fp_take_ranges(struct fp_ans *a)
+{
+	a->len = a->w.len;
+	a->b->hs.records += a->w.records;
+	fp_tag(a);
+}
+
 /* send the buffer so far; between buffers, look for a CANCEL of this answer */
 static void fp_flush(struct fp_ans *a)
 {
 	struct balloon *b = a->b;
 
-	if (a->w.buf) {
-		a->len = a->w.len;
-		b->hs.records += a->w.records;
-		fp_tag(a);
-	}
+	if (a->w.buf)
+		fp_take_ranges(a);
 	if (a->len) {
 		resp_send(b, b->fp_buf, a->len);
 		b->hs.buffers++;
@@ -171,10 +176,8 @@ static void fp_done(struct fp_ans *a)
 	struct balloon *b = a->b;
 
 	if (a->w.buf) {
-		a->len = a->w.len;
-		b->hs.records += a->w.records;
-		fp_tag(a);
-		a->w.buf = NULL;
+		fp_take_ranges(a);
+		a->w.buf = NULL;	/* DONE goes after them, not through the writer */
 	}
 	if (a->len + sizeof(struct fb_hdr) > b->fp_buf_cap)
 		fp_flush(a);

@@ -71,75 +71,69 @@ u64 balloon_inflate(struct balloon *b, u64 n)
 	return done;
 }
 
-u64 balloon_inflate_run(struct balloon *b, u64 pfn, u64 n)
+/*
+ * Add the named pages to r until it is full: pfns[*i..n) with consecutive
+ * pages as one run, or the run [pfn + *i, pfn + n) when pfns is NULL.
+ * Deflated pages leave the balloon's bitmap as they are added.
+ */
+static void add_pages(struct balloon *b, struct balloon_req *r, const u64 *pfns, u64 pfn, u64 *i, u64 n)
 {
+	while (*i < n) {
+		u64 start = pfns ? pfns[*i] : pfn + *i, len = pfns ? 1 : n - *i, t;
+
+		while (pfns && *i + len < n && pfns[*i + len] == start + len)
+			len++;
+		t = r->enc->add(r, start, len);
+		if (!r->inflate)
+			bits_clear(b->in_balloon, start, t);
+		*i += t;
+		if (t < len)
+			break;
+	}
+}
+
+/* inflate, or deflate back to the caller, exactly these pages: batched, every ack awaited */
+static u64 send_pages(struct balloon *b, bool inflate, const u64 *pfns, u64 pfn, u64 n)
+{
+	struct virtqueue *vq = inflate ? b->ivq : b->dvq;
 	u64 done = 0;
 
 	while (done < n) {
-		struct balloon_req *r = req_get(b, b->ivq);
+		struct balloon_req *r = req_get(b, vq);
 
-		req_begin(b, r, true, false);
-		done += b->enc->add(r, pfn + done, n - done);
-		b->nr_inflight += r->pages;
+		req_begin(b, r, inflate, !inflate);
+		add_pages(b, r, pfns, pfn, &done, n);
+		if (inflate)
+			b->nr_inflight += r->pages;
 		req_submit(b, r);
 	}
-	req_drain(b, b->ivq);
+	req_drain(b, vq);
 	balloon_update_actual(b);
 	return done;
+}
+
+u64 balloon_inflate_run(struct balloon *b, u64 pfn, u64 n)
+{
+	return send_pages(b, true, NULL, pfn, n);
 }
 
 u64 balloon_inflate_pfns(struct balloon *b, const u64 *pfns, u64 n)
 {
-	u64 done = 0;
-
-	while (done < n) {
-		struct balloon_req *r = req_get(b, b->ivq);
-
-		req_begin(b, r, true, false);
-		while (done < n) {	/* consecutive pages as one run */
-			u64 len = 1, t;
-
-			while (done + len < n && pfns[done + len] == pfns[done] + len)
-				len++;
-			t = r->enc->add(r, pfns[done], len);
-			done += t;
-			if (t < len)
-				break;
-		}
-		b->nr_inflight += r->pages;
-		req_submit(b, r);
-	}
-	req_drain(b, b->ivq);
-	balloon_update_actual(b);
-	return done;
+	return send_pages(b, true, pfns, 0, n);
 }
 
 u64 balloon_deflate_pfns(struct balloon *b, const u64 *pfns, u64 n)
 {
-	u64 done = 0;
-
 	for (u64 i = 0; i < n; i++)
 		assert(balloon_page_in(b, pfns[i]));	/* 5.5.6.1: only acknowledged pages */
-	while (done < n) {
-		struct balloon_req *r = req_get(b, b->dvq);
+	return send_pages(b, false, pfns, 0, n);
+}
 
-		req_begin(b, r, false, true);
-		while (done < n) {
-			u64 len = 1, t;
-
-			while (done + len < n && pfns[done + len] == pfns[done] + len)
-				len++;
-			t = r->enc->add(r, pfns[done], len);
-			bits_clear(b->in_balloon, pfns[done], t);
-			done += t;
-			if (t < len)
-				break;
-		}
-		req_submit(b, r);
-	}
-	req_drain(b, b->dvq);
-	balloon_update_actual(b);
-	return done;
+u64 balloon_deflate_run(struct balloon *b, u64 pfn, u64 n)
+{
+	for (u64 i = 0; i < n; i++)
+		assert(balloon_page_in(b, pfn + i));	/* 5.5.6.1: only acknowledged pages */
+	return send_pages(b, false, NULL, pfn, n);
 }
 
 u64 balloon_inflate_nowait(struct balloon *b, u64 n)
@@ -232,23 +226,3 @@ u64 balloon_deflate(struct balloon *b, u64 n)
 	return done;
 }
 
-u64 balloon_deflate_run(struct balloon *b, u64 pfn, u64 n)
-{
-	u64 done = 0;
-
-	for (u64 i = 0; i < n; i++)
-		assert(balloon_page_in(b, pfn + i));	/* 5.5.6.1: only acknowledged pages */
-	while (done < n) {
-		struct balloon_req *r = req_get(b, b->dvq);
-		u64 t;
-
-		req_begin(b, r, false, true);
-		t = b->enc->add(r, pfn + done, n - done);
-		bits_clear(b->in_balloon, pfn + done, t);
-		done += t;
-		req_submit(b, r);
-	}
-	req_drain(b, b->dvq);
-	balloon_update_actual(b);
-	return done;
-}
