@@ -115,6 +115,32 @@ void resp_one(struct balloon *b, u16 type, u16 flags, u64 id, bool status, u64 v
 	resp_send(b, b->hresp_buf, n);
 }
 
+/* DROP_CACHE: drop the caches of kind param; STATUS says the pages freed (~0: a kind we do not know) */
+static void serve_drop_cache(struct balloon *b, const struct fb_host_req *r)
+{
+	u64 freed;
+
+	if (r->param < 1 || r->param > 3) {
+		resp_one(b, FB_REC_STATUS, FB_FLAG_DONE, r->id, true, ~0ull);
+		return;
+	}
+	freed = b->drop_cache ? b->drop_cache((u32)r->param, b->drop_ctx) : 0;
+	b->drop_reqs++;
+	b->drop_pages += freed;
+	resp_one(b, FB_REC_STATUS, FB_FLAG_DONE, r->id, true, freed);
+}
+
+/* CANCEL between answers: only a held answer (tests' fp_hold) is still open */
+static void serve_cancel(struct balloon *b, const struct fb_host_req *r)
+{
+	if (b->fp_hold_id && r->param == b->fp_hold_id) {
+		b->hs.cancels++;
+		fp_hold_cancelled(b, r->param);
+	} else {
+		b->hs.cancels_ignored++;	/* its answer had ended: nothing to stop */
+	}
+}
+
 u64 balloon_host_poll(struct balloon *b)
 {
 	u64 seen = 0;
@@ -140,25 +166,10 @@ u64 balloon_host_poll(struct balloon *b)
 		}
 		switch (r.cmd) {
 		case FB_CMD_CANCEL:
-			if (b->fp_hold_id && r.param == b->fp_hold_id) {
-				b->hs.cancels++;
-				fp_hold_cancelled(b, r.param);
-			} else {
-				b->hs.cancels_ignored++;	/* its answer had ended: nothing to stop */
-			}
+			serve_cancel(b, &r);
 			break;
 		case FB_CMD_DROP_CACHE:
-			if (r.param < 1 || r.param > 3) {
-				resp_one(b, FB_REC_STATUS, FB_FLAG_DONE, r.id, true, ~0ull);	/* not a kind we know */
-				break;
-			}
-			{
-				u64 freed = b->drop_cache ? b->drop_cache((u32)r.param, b->drop_ctx) : 0;
-
-				b->drop_reqs++;
-				b->drop_pages += freed;
-				resp_one(b, FB_REC_STATUS, FB_FLAG_DONE, r.id, true, freed);
-			}
+			serve_drop_cache(b, &r);
 			break;
 		case FB_CMD_FREE_PAGES:
 			if (b->fp_hold_id)	/* a new round before the old one's CANCEL: end the old one */
