@@ -254,6 +254,11 @@ static bool migrate(struct mctl *c)
 			c->answers++;
 			if (written.pages < write_max)
 				ds_alloc(&written, MIN(256, write_max - written.pages));
+			/* break=hint-used (negative entry): the next answers name the pages just written */
+			if (written.nruns && !bal.brk_n) {
+				bal.brk_pfn = written.runs[0].pfn;
+				bal.brk_n = written.runs[0].n;
+			}
 		}
 		if (c->tick)
 			c->tick(c);
