@@ -17,6 +17,8 @@
  *   drop-cache  drop-cache qom-set with bad values, twice in a row, and
  *               (hostreq=0) on a driver without HOST_REQ
  *   overinflate target larger than the guest's free memory, then deflate
+ *   hotplug     device_del of the balloon while inflated (native PCIe
+ *               hot-plug on a root port), then device_add of a new one
  *
  * Every entry keeps a data set (live_mib, default 64 MiB) with a per-page
  * pattern, takes its checksum before the fault and verifies both after it,
@@ -36,6 +38,7 @@
 #include "timer.h"
 #include "hostcall.h"
 #include "test.h"
+#include "virtio/pci.h"
 #include "virtio/balloon/balloon.h"
 #include "guest/tests/balloon-util.h"
 #include "guest/tests/fast-util.h"
@@ -730,6 +733,130 @@ static void fault_overinflate(void)
 	data_verify("inflating beyond free memory and deflating");
 }
 
+/* ---- fault=hotplug ---- */
+
+#define SLTCTL 0x18
+#define SLTSTA 0x1a
+#define SLTCTL_PIC_ON 0x100
+#define SLTCTL_PIC_OFF 0x300
+#define SLTCTL_PCC_OFF 0x400
+
+/* the PCIe port above the balloon (its secondary bus), and its PCIe capability */
+static struct pci_dev *port_of(struct pci_dev *d, u8 *cap)
+{
+	for (int i = 0; i < pci_count(); i++) {
+		struct pci_dev *p = pci_get(i);
+
+		if ((p->header_type & 0x7f) == 1 && pci_read8(p, PCI_SECONDARY_BUS) == d->bus) {
+			*cap = pci_find_cap(p, PCI_CAP_ID_EXP, 0);
+			return *cap ? p : NULL;
+		}
+	}
+	return NULL;
+}
+
+static bool wait_vendor(struct pci_dev *d, bool present, u64 ms)
+{
+	u64 t0 = now_ns();
+
+	while (now_ns() - t0 < ms * 1000000ull) {
+		if ((pci_read16(d, PCI_VENDOR_ID) != 0xffff) == present)
+			return true;
+		mdelay(5);
+	}
+	return false;
+}
+
+/*
+ * device_del while inflated: QEMU presses the slot's attention button
+ * (native PCIe hot-plug, ACPI hot-plug off); the guest answers as pciehp
+ * does, power and indicator off, and QEMU unplugs. The guest takes back the
+ * pages the gone device held (as Linux's virtballoon_remove does), then
+ * device_add of a new balloon in the same slot: power on, the BARs where the
+ * firmware had put the first one's (same device, same sizes), a new driver.
+ */
+static void fault_hotplug(void)
+{
+	struct balloon *b = &bal;
+	struct pci_dev *d = b->vd.pci, *port;
+	struct balloon_opts o = b->o;
+	struct fast_stats fs;
+	u64 n = MIB_PAGES(arg_u64("inflate_mib", 64)), t0, back = 0, freed0;
+	u16 sta;
+	u8 cap;
+	bool ok;
+	int r;
+
+	port = port_of(d, &cap);
+	if (!port) {
+		report(false, "the balloon sits behind a PCIe port (qemu: bus=rp1)");
+		return;
+	}
+	ok = balloon_inflate(b, n) == n;
+	report(ok, "inflated %llu MiB before device_del", (unsigned long long)(n >> 8));
+	freed0 = pool_free_pages(&guest_pool);
+	report(qmp(rbuf, sizeof(rbuf), "{\"execute\":\"device_del\",\"arguments\":{\"id\":\"balloon0\"}}") == 0,
+	       "device_del balloon0 accepted");
+	t0 = now_ns();
+	do {
+		sta = pci_read16(port, cap + SLTSTA);
+		if (sta & 1)
+			break;
+		mdelay(5);
+	} while (now_ns() - t0 < 5000000000ull);
+	report(sta & 1, "the port's attention button was pressed (slot status 0x%x)", sta);
+	pci_write16(port, cap + SLTSTA, sta);	/* clear the events */
+	pci_write16(port, cap + SLTCTL, (pci_read16(port, cap + SLTCTL) & ~0x700) | SLTCTL_PCC_OFF | SLTCTL_PIC_OFF);
+	ok = wait_vendor(d, false, 5000);
+	report(ok, "slot powered off: the balloon is gone (vendor id reads 0xffff)");
+	/* its pages are the guest's again: the device that held them is gone */
+	for (u64 p = 0; p < guest_pool.max_pfn; p++)
+		if (balloon_page_in(b, p)) {
+			pool_free_range(&guest_pool, p, 1);
+			back++;
+		}
+	report(back == n && pool_free_pages(&guest_pool) == freed0 + n, "the guest took back the %llu pages the gone device held",
+	       (unsigned long long)back);
+	data_verify("device_del while inflated");
+	r = qmp(rbuf, sizeof(rbuf), "{\"execute\":\"device_add\",\"arguments\":{\"driver\":\"virtio-balloon-pci\","
+		"\"id\":\"balloon0\",\"bus\":\"%s\",\"page-bitmap\":true,\"page-ranges\":true,\"host-req\":true,"
+		"\"free-page-bitmap\":true}}", arg_get("port") ? arg_get("port") : "rp1");
+	report(r == 0, "device_add of a new balloon0 accepted (%.100s)", rbuf);
+	t0 = now_ns();
+	while (!(pci_read16(port, cap + SLTSTA) & 0x40) && now_ns() - t0 < 5000000000ull)	/* presence detect state */
+		mdelay(5);
+	pci_write16(port, cap + SLTSTA, pci_read16(port, cap + SLTSTA));
+	pci_write16(port, cap + SLTCTL, (pci_read16(port, cap + SLTCTL) & ~0x700) | SLTCTL_PIC_ON);
+	ok = wait_vendor(d, true, 5000);
+	report(ok, "slot powered on: a device answers at %02x:%02x.%x", d->bus, d->dev, d->fn);
+	if (!ok)
+		return;
+	/* the BARs where the firmware had put the first device's (same sizes); pci_enable comes with the probe */
+	pci_write16(d, PCI_COMMAND, 0);
+	for (int i = 0; i < 6; i++) {
+		u16 off = PCI_BAR0 + 4 * i;
+		u32 lo = pci_read32(d, off);
+
+		if (!d->bar_size[i])
+			continue;
+		pci_write32(d, off, (u32)d->bar[i] | (lo & (d->bar_io[i] ? 3 : 0xf)));
+		if (!d->bar_io[i] && ((lo >> 1) & 3) == 2 && i < 5)
+			pci_write32(d, off + 4, (u32)(d->bar[i] >> 32)), i++;
+	}
+	r = balloon_init(b, &o);
+	report(r == 0, "a new driver on the new device (error %d, negotiated 0x%llx)", r, (unsigned long long)b->vd.features);
+	if (r)
+		return;
+	ok = balloon_inflate(b, n) == n && balloon_deflate(b, n) == n;
+	report(ok, "inflate and deflate %llu MiB on the new device", (unsigned long long)(n >> 8));
+	ok = fast_stats_read(&fs);
+	report(ok && fs.inflated == n && fs.deflated == n && fs.bad == 0,
+	       "the new device's fast-stats start from zero: %llu inflated, %llu deflated, %llu bad records",
+	       (unsigned long long)fs.inflated, (unsigned long long)fs.deflated, (unsigned long long)fs.bad);
+	data_verify("device_del while inflated and device_add");
+	hr_consistent("the new device");
+}
+
 /* ---- the test ---- */
 
 static const struct {
@@ -738,7 +865,7 @@ static const struct {
 } faults[] = {
 	{ "cancel", fault_cancel }, { "kill-dest", fault_kill_dest }, { "target", fault_target },
 	{ "postcopy", fault_postcopy }, { "reset", fault_reset_boot1 }, { "drop-cache", fault_drop_cache },
-	{ "overinflate", fault_overinflate },
+	{ "overinflate", fault_overinflate }, { "hotplug", fault_hotplug },
 };
 
 static void faults_test(void)
