@@ -24,6 +24,8 @@ and answers one-line requests from the guest on COM2, framed as
                            device balloon0's host-req-stats and fast-stats
                            as they were just before the quit)
   migrate-cancel        -> ok   (migrate_cancel; the destination is killed)
+  (and the fault entries' commands, tests/hostagent_faults.py: where,
+  kv-set, kv-get, rss, migrate-kill-dest, migrate-postcopy, system-reset)
 
 After a completed migration the guest runs in the destination QEMU; the
 agent quits the source and the destination's exit status becomes the run's.
