@@ -33,6 +33,7 @@ help:
 	@echo "make run        boot it on this terminal (ARGS='test=NAME ...')"
 	@echo "make test       install deps, build, run host unit tests and the guest suites"
 	@echo "make bench      run the benchmark (results/)"
+	@echo "make linux      build the guest kernel with our virtio_balloon series (build/linux/)"
 	@echo "make deps       install missing Debian packages (root)"
 	@echo "make clean      remove build/ and logs/"
 
@@ -130,4 +131,5 @@ clean:
 
 -include virtio/virtio.mk
 -include qemu-device/qemu.mk
+-include linux-driver/linux.mk
 -include bench/bench.mk

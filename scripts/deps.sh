@@ -1,6 +1,6 @@
 #!/bin/bash
 # Install the Debian packages fastballoon needs, only those missing.
-# usage: scripts/deps.sh [SET...]   sets: base (default), qemu-build, bench
+# usage: scripts/deps.sh [SET...]   sets: base (default), qemu-build, fuzz, bench, linux-build
 # Idempotent: with everything present it installs nothing and needs no root.
 set -euo pipefail
 
@@ -15,6 +15,11 @@ declare -A SETS=(
 	# the Linux guest's initramfs (cpio, kmod), the plots (Debian's matplotlib),
 	# perf to count QEMU's discard calls in the free page reporting rows
 	[bench]="cpio kmod python3-matplotlib linux-perf"
+	# building the guest kernel from Debian's linux-source-6.1 (linux-driver/):
+	# kbuild's tools (flex, bison, bc, perl, libelf for objtool, libssl for
+	# certificates), xz for the source tarball, kmod for modinfo, git for the
+	# local tree the series is applied to
+	[linux-build]="gcc make binutils flex bison bc perl libssl-dev libelf-dev xz-utils kmod cpio git"
 )
 
 sets=("$@")
