@@ -12,9 +12,8 @@ driver must accept HOST_REQ there; the stock driver on the same device must not,
 then no request may be sent."""
 import time
 
-import linux_stages
 from lguest import BACKEND, GuestError
-from steps import HOST_REQ, STAGES, StepAbort
+from steps import HOST_REQ, StepAbort
 
 MIB = 1 << 20
 LIVE_MIB = 128          # the live data set (region a), verified on the destination
@@ -77,14 +76,26 @@ def files_ok(c, rule, when):
     return c.check(st == "ok", rule, f"the cache disk's files read back with their md5sums {when} (rc {kv.get('rc')})")
 
 
+# our driver's host request counters: "name value" lines, cumulative since probe
+# (requests taken from host_req_vq, CANCEL included; bad; overflows; cancels; refused;
+# answers = DONE records sent; records, buffers, bytes sent on host_resp_vq; fp_* for
+# FREE_PAGES: answers, cut, pages, blocks, walk_ns, host_ns; dc_* for DROP_CACHE:
+# answers, pages, ns, last_pages)
+HOST_REQ_FILE = "/sys/kernel/debug/virtio-balloon/*/host_req"
+
+
 def driver_hostreq(c):
-    """Our driver's host request counters from its debugfs file (None for the stock
-    driver, {} while the driver has none): the keys of linux_stages.parse() whose
-    name starts with a host request row."""
-    st = c.driver_stages()
-    if st is None:
+    """Our driver's host request counters (None for the stock driver, {} when the file
+    is missing)."""
+    if c.e["module"] != "ours":
         return None
-    return {k: v for k, v in st.items() if k.startswith(("free_pages_", "drop_cache_", "host_req_"))}
+    st, kv = c.g.ask(f"file {HOST_REQ_FILE}")
+    out = {}
+    for line in kv.get("text", "").split(" | ") if st == "ok" else ():
+        t = line.split()
+        if len(t) == 2 and t[1].lstrip("-").isdigit():
+            out[t[0]] = int(t[1])
+    return out
 
 
 # --- steps -----------------------------------------------------------------------------------
@@ -155,6 +166,7 @@ def step_mig_cancel(c):
         c.check(d.get("cancels", 0) >= 1, "docs/protocol.md Rounds (CLEANUP cancels the round)",
                 f"the round's request was cancelled: {d.get('cancels')} CANCEL message(s) sent")
         settled(c, "after migrate_cancel", r["hr0"])
+        driver_agrees(c, "after migrate_cancel", r["drv0"], driver_hostreq(c), [diff(r["hr0"], hr_stats(c.g))])
 
 
 def step_drop_cache(c):
@@ -180,9 +192,9 @@ def step_drop_cache(c):
                 f"qom-set drop-cache is refused when the driver did not accept HOST_REQ "
                 f"({(err or 'accepted!').splitlines()[0][:100]}; requests sent {hr.get('requests')})")
         return
-    m0, r0, h0 = meminfo(c), vda_read_mib(c), hr_stats(g)
+    m0, r0, h0, dr0 = meminfo(c), vda_read_mib(c), hr_stats(g), driver_hostreq(c)
     res, secs = drop_cache(c, 3)
-    m1, h1 = meminfo(c), hr_stats(g)
+    m1, h1, dr1 = meminfo(c), hr_stats(g), driver_hostreq(c)
     d = diff(h0, h1)
     c.check(res.get("state") == "done" and d.get("answers") == 1 and d.get("drop-cache-requests") == 1,
             "FB-D10 (exactly one DONE per request)",
@@ -199,6 +211,14 @@ def step_drop_cache(c):
             f"pages-freed {res.get('pages-freed')} ({freed:.0f} MiB) against Cached down {fell} MiB "
             f"(at most Cached + SReclaimable before, {top} MiB)")
     c.check(d.get("bad-records", 0) == 0, "FB-V15", f"the answer was well formed (bad-records +{d.get('bad-records')})")
+    if dr1:
+        c.check(dr1.get("dc_answers", 0) - dr0.get("dc_answers", 0) == 1 and dr1.get("dc_last_pages") == res.get("pages-freed"),
+                "driver debugfs vs drop-cache-result",
+                f"the driver counted {dr1.get('dc_answers', 0) - dr0.get('dc_answers', 0)} drop-cache answer, "
+                f"{dr1.get('dc_last_pages')} pages freed; the device got {res.get('pages-freed')} "
+                f"(dropping took {(dr1.get('dc_ns', 0) - dr0.get('dc_ns', 0)) / 1e6:.0f} ms in the guest)")
+    else:
+        c.check(False, "driver debugfs (linux-driver/README.md)", f"drop-cache: our driver's counters ({HOST_REQ_FILE})")
     c.mig["dropped"] = True
     c.mig["drop_pages"] = res.get("pages-freed", 0)
     files_ok(c, "FB-V14 (the device changes no page; the cache drop loses no data)", "after the drop")
@@ -315,6 +335,7 @@ def migrate(c, speed, watch=None):
     r = {"status": "?", "sent_mib": 0, "syncs": 0}
     patched = c.patched
     r["hr0"] = hr_stats(src) if host_req_offered(c) else None
+    r["drv0"] = driver_hostreq(c) if ours_hinting(c) else None
     dst.start()
     src.qmp.cmd("migrate-set-parameters", **{"max-bandwidth": speed, "downtime-limit": 300})
     t0 = time.monotonic()
@@ -423,7 +444,8 @@ def arrived(c, r):
                 f"bytes with hints well below without: {sent:.0f} MiB sent of a {mem} MiB guest whose {work} MiB "
                 f"freed workload holds data (without hints it is sent: at most {mem - work / 2:.0f} MiB allowed)")
         settled(c, f"on the destination of migration {n}", r["hr1"])
-        driver_agrees(c, r)
+        driver_agrees(c, f"migration {n} (source, then destination)", r["drv0"], driver_hostreq(c),
+                      [diff(r["hr0"], r["hr1"]), hr_stats(c.g)])
     elif host_req_offered(c):
         d = diff(r["hr0"], r["hr1"])
         c.check(d.get("requests", 0) == 0 and d.get("rounds", 0) == 0, "FB-V5 (HOST_REQ not accepted: no request)",
@@ -435,23 +457,29 @@ def arrived(c, r):
                 f"{LIVE_MIB} + 90% of the {work} MiB workload (so the bytes check with hints can fail)")
 
 
-def driver_agrees(c, r):
-    """Our driver's host request counters (debugfs) against the device's."""
-    if not c.drv_stages:
+def driver_agrees(c, what, d0, d1, devs):
+    """Our driver's host request counters (debugfs host_req, between d0 and d1) against
+    what the devices counted over the same time (devs: host-req-stats differences, the
+    source's and, after a migration, the destination's whole count: its device is new).
+    Every message the devices put in a buffer the driver took (requests + cancels), and
+    every buffer and record the driver sent some device read."""
+    if not d1 or d0 is None:
+        c.check(False, "driver debugfs (linux-driver/README.md)",
+                f"{what}: our driver's counters ({HOST_REQ_FILE}) to compare with host-req-stats")
         return
-    dr = driver_hostreq(c)
-    if not dr:
-        c.check(False, "driver stages (linux-driver/README.md, debugfs)",
-                f"our driver's debugfs ({STAGES}) has host request counters to compare with host-req-stats")
-        return
-    hr = hr_stats(c.g)
-    pairs = (("free_pages_requests", "free-page-requests"), ("free_pages_records", "hint-records"))
-    for dk, hk in pairs:
-        if dk in dr:
-            c.check(dr[dk] == hr.get(hk), "driver stages vs host-req-stats",
-                    f"the driver's {dk} {dr[dk]} equals the device's {hk} {hr.get(hk)}")
+    dd = {k: d1[k] - d0.get(k, 0) for k in d1}
+    dev = {k: sum(x.get(k, 0) for x in devs) for k in ("requests", "cancels", "resp-buffers", "resp-records")}
+    ok = (dd.get("requests") == dev["requests"] + dev["cancels"] and dd.get("buffers") == dev["resp-buffers"]
+          and dd.get("records") == dev["resp-records"])
+    c.check(ok, "driver debugfs vs host-req-stats (FB-D9, FB-V6: every buffer used)",
+            f"{what}: the driver took {dd.get('requests')} messages, the devices sent {dev['requests']} requests + "
+            f"{dev['cancels']} cancels; it sent {dd.get('buffers')} buffers with {dd.get('records')} records, the "
+            f"devices read {dev['resp-buffers']} with {dev['resp-records']}")
+    c.check(dd.get("bad", 0) == 0 and dd.get("overflows", 0) == 0, "FB-V13 (the driver saw no malformed request)",
+            f"{what}: the driver counted {dd.get('bad')} bad requests and {dd.get('overflows')} dropped for a full queue; "
+            f"{dd.get('fp_answers')} FREE_PAGES answers ({dd.get('fp_cut')} cut short by CANCEL) naming "
+            f"{dd.get('fp_pages', 0) // 256} MiB, walk {dd.get('fp_walk_ns', 0) / 1e6:.1f} ms")
 
 
 STEPS = {"mig-prep": step_mig_prep, "migrate": step_migrate, "mig-cancel": step_mig_cancel,
          "drop-cache": step_drop_cache, "drop-pressure": step_drop_pressure, "mig-pressure": step_mig_pressure}
-_ = linux_stages  # parse() is what driver_stages() uses
