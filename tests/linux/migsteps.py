@@ -146,9 +146,11 @@ def step_mig_cancel(c):
     """migrate_cancel in the middle of a round (bandwidth capped so the round lasts),
     the guest goes on at the source with nothing lost and no request left open; the
     next migration (a later step) must complete and verify."""
+    rounds0 = hr_stats(c.g).get("rounds", 0) if host_req_offered(c) else 0
+
     def watch(info, hr):
         sent = info.get("ram", {}).get("transferred", 0)
-        round_open = not ours_hinting(c) or (hr or {}).get("rounds", 0) >= 1
+        round_open = not ours_hinting(c) or (hr or {}).get("rounds", 0) > rounds0
         return "cancel" if round_open and sent >= 48 * MIB else None
 
     r = migrate(c, CAPPED, watch)
@@ -278,13 +280,13 @@ def step_mig_pressure(c):
     kind = hints(c)
     before = c.mig["before"]["MemFree"]
     size = min(PRESSURE_MIB, c.mig["work_mib"] - 96)
-    state = {"started": None}
+    state = {"started": None, "hp0": hr_stats(g).get("hinted-pages", 0) if host_req_offered(c) else 0}
 
     def watch(info, hr):
         if state["started"] is not None:
             return None
         if kind == "bitmap":
-            ready = (hr or {}).get("hinted-pages", 0) > state.setdefault("hp0", (hr or {}).get("hinted-pages", 0))
+            ready = (hr or {}).get("hinted-pages", 0) > state["hp0"]
         elif kind == "fph":
             ready = meminfo(c)["MemFree"] < before / 2
         else:
