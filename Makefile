@@ -42,6 +42,18 @@ deps:
 
 guest: $(BUILD)/esp.img
 
+# The guest's toolchain and image tools (scripts/deps.sh image), checked once
+# per build tree before anything is compiled, so that a fresh machine is told
+# which packages to install rather than "efi.h: No such file or directory".
+# Checked, never installed: `make` is the edit-build command and must not
+# need root or run apt; `make deps`, `make test` and `make bench` install.
+DEPS_STAMP := $(BUILD)/.deps-image
+$(DEPS_STAMP): scripts/deps.sh
+	$(Q)scripts/deps.sh --check image
+	@mkdir -p $(dir $@) && touch $@
+
+$(GUEST_OBJS) $(BUILD)/libefi.a: | $(DEPS_STAMP)
+
 $(BUILD)/obj/%.c.o: %.c
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
@@ -54,9 +66,10 @@ $(BUILD)/obj/%.S.o: %.S
 
 # libefi brings byte-at-a-time memset/memcpy; weaken them so the guest's
 # word-wide ones (guest/lib/string.c) win: patterns over GiBs depend on it
-$(BUILD)/libefi.a: $(EFI_LIB)/libefi.a
+# (wildcard: without gnu-efi the check above speaks first, not "no rule")
+$(BUILD)/libefi.a: $(wildcard $(EFI_LIB)/libefi.a)
 	@mkdir -p $(dir $@)
-	$(Q)objcopy -W memset -W memcpy $< $@
+	$(Q)objcopy -W memset -W memcpy $(EFI_LIB)/libefi.a $@
 
 $(BUILD)/fastballoon.so: $(GUEST_OBJS) linker.ld $(BUILD)/libefi.a
 	@echo "  LD      $@"

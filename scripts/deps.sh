@@ -1,11 +1,24 @@
 #!/bin/bash
 # Install the Debian packages fastballoon needs, only those missing.
-# usage: scripts/deps.sh [SET...]   sets: base (default), qemu-build, fuzz, bench, linux-build
+# usage: scripts/deps.sh [--check] [SET...]
+#   sets: base (default), image, qemu-build, fuzz, bench, linux-build
+#   --check  install nothing: name the missing packages and the command
+#            that installs them, exit 1 (bare `make` uses it)
 # Idempotent: with everything present it installs nothing and needs no root.
 set -euo pipefail
 
+check=0
+if [ "${1:-}" = --check ]; then
+	check=1
+	shift
+fi
+
+# the guest image (bare `make`): compiler, GNU-EFI, mtools, the virtio headers
+IMAGE="gcc make binutils libc6-dev gnu-efi mtools linux-libc-dev"
 declare -A SETS=(
-	[base]="gcc make binutils libc6-dev gnu-efi mtools ovmf qemu-system-x86 python3 linux-libc-dev"
+	[image]="$IMAGE"
+	# and to run it: OVMF, Debian's QEMU, python3 (the runner's host agent)
+	[base]="$IMAGE ovmf qemu-system-x86 python3"
 	# building QEMU 7.2 from Debian's source package (see qemu-device/)
 	# configure+ninja, glib/pixman, fdt, slirp, and the run-time firmware
 	# the dfsg tarball lacks (qemu-system-data, seabios, ipxe-qemu)
@@ -49,6 +62,11 @@ if [ ${#missing[@]} -eq 0 ]; then
 	exit 0
 fi
 echo "deps: missing Debian packages: ${missing[*]}"
+if [ $check = 1 ]; then
+	echo "deps: install them with:  sudo apt-get install ${missing[*]}" >&2
+	echo "      (or as root: scripts/deps.sh ${sets[*]}; make test and make bench install what they need)" >&2
+	exit 1
+fi
 if [ "$(id -u)" != 0 ]; then
 	echo "deps: not root: cannot install them. Run as root, or:" >&2
 	echo "      sudo apt-get install ${missing[*]}" >&2

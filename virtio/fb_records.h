@@ -136,7 +136,7 @@ void fb_model_buffer(const struct fb_model *m, const struct fb_seg *segs, u32 ns
  * serve nothing: DROP_CACHE frees 0 pages, FREE_PAGES is answered with one
  * empty record of type rec_type with DONE. The balloon driver uses it for
  * the requests it refuses (unknown cmd, reserved fields set); it serves
- * DROP_CACHE and FREE_PAGES itself (balloon_host_poll in balloon.c).
+ * DROP_CACHE and FREE_PAGES itself (balloon_host_poll in virtio/balloon/hostreq.c).
  * Writes the answer into out (at least 40 bytes) and returns its length,
  * or 0 when the request gets no answer (CANCEL, or id 0).
  */

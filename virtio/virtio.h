@@ -2,7 +2,7 @@
  * Generic virtio device: status handshake, feature negotiation, device
  * configuration access (with the generation loop) and queue setup, on top of
  * a transport (virtio_pci_modern.c or virtio_pci_legacy.c). Rings live in
- * virtqueue.h; device drivers (balloon.c) only use this interface.
+ * virtqueue.h; device drivers (balloon/) only use this interface.
  */
 #ifndef VIRTIO_VIRTIO_H
 #define VIRTIO_VIRTIO_H

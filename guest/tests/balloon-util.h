@@ -2,7 +2,7 @@
 #ifndef GUEST_TESTS_BALLOON_UTIL_H
 #define GUEST_TESTS_BALLOON_UTIL_H
 #include "types.h"
-#include "virtio/balloon.h"
+#include "virtio/balloon/balloon.h"
 
 /* The guard: pages never given away, holding a pattern and a checksum,
  * verified at the end of every test (nothing lost). */

@@ -33,7 +33,7 @@
 #include "args.h"
 #include "timer.h"
 #include "test.h"
-#include "virtio/balloon.h"
+#include "virtio/balloon/balloon.h"
 #include "virtio/virtqueue.h"
 
 static struct balloon bal;

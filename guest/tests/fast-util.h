@@ -2,7 +2,7 @@
 #ifndef GUEST_TESTS_FAST_UTIL_H
 #define GUEST_TESTS_FAST_UTIL_H
 #include "types.h"
-#include "virtio/balloon.h"
+#include "virtio/balloon/balloon.h"
 #include "virtio/fb_records.h"
 
 /* QOM fast-stats of /machine/peripheral/balloon0/virtio-backend (docs/protocol.md 5.5.6.z) */

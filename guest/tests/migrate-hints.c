@@ -26,7 +26,7 @@
 #include "timer.h"
 #include "hostcall.h"
 #include "test.h"
-#include "virtio/balloon.h"
+#include "virtio/balloon/balloon.h"
 #include "guest/tests/balloon-util.h"
 #include "guest/tests/fast-util.h"
 

@@ -7,13 +7,7 @@
  */
 #include "types.h"
 #include "report.h"
-#include "virtio/balloon.h"
-
-u64 balloon_rec_buf_bytes(u64 max_pages);
-void balloon_rec_begin(struct balloon_req *r);
-u64 balloon_rec_add(struct balloon_req *r, u64 pfn, u64 n,
-		    u64 (*add)(struct fb_writer *w, u64 pfn, u64 n, u16 shift));
-void balloon_rec_for_each(struct balloon_req *r, balloon_run_fn fn, void *ctx);
+#include "virtio/balloon/internal.h"
 
 u64 balloon_rec_buf_bytes(u64 max_pages) { (void)max_pages; return 0; /* set from opts.buf_bytes */ }
 
@@ -22,7 +16,6 @@ void balloon_rec_begin(struct balloon_req *r)
 	fb_writer_init(&r->w, r->buf, r->buf_cap);
 	r->len = 0;
 	r->pages = 0;
-	r->skew = (r->inflate && (r->b->o.brk & BRK_WRONG_PFN)) ? 1 : 0;
 }
 
 /* [pfn, pfn+n) in 4 KiB pages: the 2^page_shift-aligned middle in big pages, the rest in 4 KiB */

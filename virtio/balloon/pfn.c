@@ -4,7 +4,7 @@
  * page is the format's inherent cost; nothing else here is per page.
  */
 #include "types.h"
-#include "virtio/balloon.h"
+#include "virtio/balloon/internal.h"
 
 static u64 pfn_buf_bytes(u64 max_pages) { return max_pages * sizeof(u32); }
 
@@ -18,11 +18,9 @@ static u64 pfn_add(struct balloon_req *r, u64 pfn, u64 n)
 {
 	u32 *a = (u32 *)r->buf + r->pages;
 	u64 room = r->max_pages - r->pages, take = n < room ? n : room;
-	/* break=wrong-pfn names the neighbour of every page */
-	u32 skew = (r->inflate && (r->b->o.brk & BRK_WRONG_PFN)) ? 1 : 0;
 
 	for (u64 i = 0; i < take; i++)
-		a[i] = (u32)(pfn + i + skew);
+		a[i] = (u32)(pfn + i + r->skew);
 	r->pages += take;
 	r->len = r->pages * sizeof(u32);
 	return take;
@@ -31,7 +29,6 @@ static u64 pfn_add(struct balloon_req *r, u64 pfn, u64 n)
 static void pfn_for_each(struct balloon_req *r, balloon_run_fn fn, void *ctx)
 {
 	const u32 *a = r->buf;
-	u32 skew = (r->inflate && (r->b->o.brk & BRK_WRONG_PFN)) ? 1 : 0;
 	u64 i = 0;
 
 	while (i < r->pages) {
@@ -39,7 +36,7 @@ static void pfn_for_each(struct balloon_req *r, balloon_run_fn fn, void *ctx)
 
 		while (i + n < r->pages && a[i + n] == start + n)
 			n++;
-		fn(start - skew, n, ctx);
+		fn(start - r->skew, n, ctx);
 		i += n;
 	}
 }

@@ -1,9 +1,12 @@
 /*
  * The virtio balloon driver (virtio spec 5.5, "Traditional Memory Balloon
- * Device"). Inflate and deflate requests are built by an encoder: the
- * standard one writes 32-bit PFN arrays; the fast protocol (issue 5) adds
- * bitmap/range encoders behind the same interface, so the request pipeline,
- * page bookkeeping and `actual` handling are shared.
+ * Device"): its interface. Inflate and deflate requests are built by an
+ * encoder: the standard one writes 32-bit PFN arrays; the fast protocol
+ * (issue 5) adds bitmap/range encoders behind the same interface, so the
+ * request pipeline, page bookkeeping and `actual` handling are shared.
+ *
+ * One file per concern in virtio/balloon/ (the comments below name them);
+ * internal.h is what they share, breaks.h the negative-test knobs.
  */
 #ifndef VIRTIO_BALLOON_H
 #define VIRTIO_BALLOON_H
@@ -12,6 +15,7 @@
 #include "virtio/virtio.h"
 #include "virtio/virtqueue.h"
 #include "virtio/fb_records.h"
+#include "virtio/balloon/breaks.h"
 
 #define BALLOON_MAX_INFLIGHT 32
 #define BALLOON_DEFAULT_BATCH 256	/* PFNs per request, like Linux */
@@ -59,35 +63,6 @@ struct balloon_req {
 	u64 skew;		/* break=wrong-pfn: pages named this far off */
 };
 
-/* Rules the driver can be told to break (guest arg break=NAME), to show the
- * suite's checks fail when a rule is broken. */
-enum balloon_break {
-	BRK_NONE = 0,
-	BRK_NO_ACTUAL = 1 << 0,		/* never update actual (D6) */
-	BRK_WRONG_PFN = 1 << 1,		/* inflate names pfn+1 instead of pfn */
-	BRK_REUSE_BEFORE_ACK = 1 << 2,	/* deflate: reuse pages before the ack (D3) */
-	BRK_NO_POISON = 1 << 3,		/* deflated/reported pages not set to poison_val (D9/D10) */
-	BRK_STATS_LEN = 1 << 4,		/* stats buffer length not a multiple of the entry (D7) */
-	BRK_ACTUAL_BYTES = 1 << 6,	/* write actual one byte at a time (D6 legacy) */
-	BRK_STATS_VALUES = 1 << 7,	/* send other stats values than reported (self-check) */
-	BRK_FEATURES_OK = 1 << 8,	/* skip the FEATURES_OK read-back (3.1.1) */
-	BRK_CONFIG_BE = 1 << 9,		/* read config fields as big-endian (5.5.4 legacy note) */
-	BRK_STALE_RINGS = 1 << 10,	/* after a reset, reuse the old rings without setting them up */
-	BRK_OOM = 1 << 11,		/* deflate on OOM without DEFLATE_ON_OOM (D1) */
-	BRK_QNUM_NEGOTIATED = 1 << 12,	/* queue indices from negotiated, not offered, features (FB-D2) */
-	BRK_PFN_IN_RECORDS = 1 << 13,	/* PFN arrays on inflateq although records were negotiated (FB-D4) */
-	BRK_NO_HOSTREQ_BUF = 1 << 14,	/* no buffer posted on host_req_vq (FB-D9) */
-	BRK_RANGES_NOT_NEG = 1 << 15,	/* RANGES records although only PAGE_BITMAP was negotiated (FB-D5) */
-	BRK_HINT_USED = 1 << 16,	/* FREE_PAGES / FREE_PAGE_HINT also name the pages of b->brk_pfn..+brk_n (in use) (FB-D11, D8) */
-	BRK_NO_DONE = 1 << 17,		/* FREE_PAGES answers never end with DONE, CANCEL ignored (FB-D10) */
-	BRK_NO_POISON_VAL = 1 << 18,	/* poison_val not written to the config before DRIVER_OK (5.5.6.6 / D9) */
-	BRK_IGNORE_CONFIG = 1 << 19,	/* balloon_follow ignores num_pages (config change not acted on, 5.5.6) */
-	BRK_NO_SUPPRESS = 1 << 20,	/* virtio-ring: used-buffer notifications left enabled where the test suppresses them */
-	BRK_NO_IRQ = 1 << 21,		/* virtio-ring: used-buffer notifications disabled where the test enables them */
-	BRK_NO_KICK = 1 << 22,		/* virtio-ring: buffers added and never notified (never come back) */
-	BRK_REINFLATE = 1 << 23,	/* balloon-inflate: deflated pages put back into the balloon before use */
-};
-
 /* One balloon operation's stages, as the benchmark reads them (bench/README.md) */
 struct balloon_stage {
 	u64 pages;
@@ -109,7 +84,7 @@ struct balloon_opts {
 	bool msix;
 	bool spec_queue_numbers;	/* statsq 2, free_page_vq 3, reporting_vq 4 regardless */
 	u32 poison_val;
-	u32 brk;
+	u32 brk;		/* break=: negative-test knobs (breaks.h) */
 	enum balloon_proto proto;
 	u64 buf_bytes;		/* record mode: bytes per request buffer */
 	u16 page_shift;		/* record mode: page_shift of records (aligned parts of runs) */
@@ -198,25 +173,23 @@ struct balloon {
 	u64 cfg_changes_seen;
 };
 
-/* defaults, then overridden from guest args (see balloon.c for the names) */
+/* options.c: defaults, then overridden from guest args (see there for the names) */
 void balloon_opts_default(struct balloon_opts *o);
 void balloon_opts_from_args(struct balloon_opts *o);
-/* parse a comma-separated break list */
-u32 balloon_parse_break(const char *s);
 
-/* find, negotiate, set up queues, DRIVER_OK, post the first stats buffer */
+/* device.c: find, negotiate, set up queues, DRIVER_OK, post the first stats buffer */
 int balloon_init(struct balloon *b, const struct balloon_opts *o);
 /* reset the device and forget requests in flight (their pages come back as uninitialised) */
 void balloon_reset(struct balloon *b);
 /* negotiate and set up the queues again after balloon_reset (pages in the balloon stay there) */
 int balloon_reinit(struct balloon *b);
 
-/* num_pages (consistent read), and writing actual */
+/* target.c: num_pages (consistent read), and writing actual */
 u32 balloon_num_pages(struct balloon *b);
 u32 balloon_read_actual(struct balloon *b);
 void balloon_update_actual(struct balloon *b);
 
-/* inflate n pages taken from guest_pool; returns pages inflated */
+/* inflate.c: inflate n pages taken from guest_pool; returns pages inflated */
 u64 balloon_inflate(struct balloon *b, u64 n);
 /* inflate exactly these pages (owned by the caller) */
 u64 balloon_inflate_run(struct balloon *b, u64 pfn, u64 n);
@@ -234,30 +207,30 @@ u64 balloon_deflate(struct balloon *b, u64 n);
 u64 balloon_deflate_run(struct balloon *b, u64 pfn, u64 n);
 bool balloon_page_in(struct balloon *b, u64 pfn);
 
-/* move to num_pages, update actual; returns the target */
+/* target.c: move to num_pages, update actual; returns the target */
 u32 balloon_follow(struct balloon *b);
 
-/* stats: service the stats queue (refill after the device used the buffer); true if it did */
+/* stats.c: service the stats queue (refill after the device used the buffer); true if it did */
 bool balloon_stats_poll(struct balloon *b);
 void balloon_stats_default_values(struct balloon *b);
 
-/* free page reporting of [pfn, pfn+n): one request, waits for the ack; -1 if no queue */
+/* reporting.c: free page reporting of [pfn, pfn+n): one request, waits for the ack; -1 if no queue */
 int balloon_report(struct balloon *b, u64 pfn, u64 n);
 
-/* HOST_REQ: answer the requests the device sent, repost the buffers; returns requests seen.
+/* hostreq.c (FREE_PAGES in free_pages.c): HOST_REQ: answer the requests the device sent, repost the buffers; returns requests seen.
  * FREE_PAGES is answered from guest_pool's free bitmap (BITMAP records copied a word at a time,
  * or RANGES), ending with DONE; a CANCEL that arrives while answering cuts it short with DONE;
  * DROP_CACHE calls b->drop_cache and answers one STATUS (pages freed). */
 u64 balloon_host_poll(struct balloon *b);
 /* host_req_vq buffers now posted (FB-D9) */
 u32 balloon_hreq_posted(struct balloon *b);
-/* upstream FREE_PAGE_HINT: on a new cmd id in the config, send the id, the free pages of
+/* free_page_hint.c: upstream FREE_PAGE_HINT: on a new cmd id in the config, send the id, the free pages of
  * guest_pool as in-buffers, then STOP; notes STOP/DONE. Returns true if it hinted. */
 bool balloon_fph_poll(struct balloon *b);
-/* both of the above: call often while the guest works (INTx raises only counters) */
+/* device.c: both of the above: call often while the guest works (INTx raises only counters) */
 void balloon_service(struct balloon *b);
 /* the name of the format requests use ("pfn", "bitmap", "ranges", "auto") */
 const char *balloon_proto_name(struct balloon *b);
-/* send one raw buffer (sg list) on vq and wait for it to be used; false on timeout */
+/* hostreq.c: send one raw buffer (sg list) on vq and wait for it to be used; false on timeout */
 bool balloon_send_raw(struct balloon *b, struct virtqueue *vq, const struct vq_sg *sg, int n, u64 timeout_ms);
 #endif
