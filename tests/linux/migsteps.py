@@ -170,8 +170,13 @@ def step_mig_cancel(c):
                 "docs/protocol.md Rounds (AFTER_BITMAP_SYNC: FREE_PAGES)",
                 f"the cancelled migration had its round open: {d.get('rounds')} round(s), "
                 f"{d.get('free-page-requests')} FREE_PAGES request(s), {d.get('hinted-pages')} pages hinted")
-        c.check(d.get("cancels", 0) >= 1, "docs/protocol.md Rounds (CLEANUP cancels the round)",
-                f"the round's request was cancelled: {d.get('cancels')} CANCEL message(s) sent")
+        # our driver answers a round's request in milliseconds, so the cancel usually
+        # finds it answered: then the device owes no CANCEL (it cancels open requests)
+        req, ans, canc = d.get("free-page-requests", 0), d.get("answers", 0), d.get("cancels", 0)
+        c.check(canc >= 1 or ans >= req, "docs/protocol.md Rounds (CLEANUP cancels the round)",
+                f"the round ended with migrate_cancel: {canc} CANCEL message(s) sent, "
+                f"{ans} answer(s) to {req} request(s) "
+                + ("(the open request was cancelled)" if canc else "(answered before the cancel: no CANCEL due)"))
         settled(c, "after migrate_cancel", r["hr0"])
         driver_agrees(c, "after migrate_cancel", r["drv0"], driver_hostreq(c), [diff(r["hr0"], hr_stats(c.g))])
 
@@ -311,7 +316,7 @@ def step_mig_pressure(c):
     c.check(st == "ok", "FB-D11, virtio 5.5.6.5 (hinted pages written after the hint are sent)",
             f"the {size} MiB written under pressure during the round arrived intact ({st} bad_pages={kv.get('bad_pages')})")
     c.g.ask("pressure stop", timeout=300)
-    arrived(c, r)
+    arrived(c, r, pressure_mib=size)
 
 
 # --- one migration ----------------------------------------------------------------------------
@@ -433,8 +438,10 @@ def settled(c, when, hr0):
     return hr
 
 
-def arrived(c, r):
-    """What must hold on the destination after a completed migration."""
+def arrived(c, r, pressure_mib=0):
+    """What must hold on the destination after a completed migration. pressure_mib:
+    memory an eater took during it on purpose (mig-pressure): MemFree may fall by that
+    much, and the guest may reclaim its page cache to make room."""
     n, kind, e = c.mig["n"], hints(c), c.e
     info = r["info"]
     ram = info.get("ram", {})
@@ -448,17 +455,20 @@ def arrived(c, r):
     lo = int(kv.get("memfree_min_kib", 0)) // 1024
     before = c.mig["before"]["MemFree"]
     if kind in ("bitmap", "none"):
-        c.check(lo >= before - MEMFREE_SLACK_MIB, "issue 12 (hints without taking the guest's memory)"
+        eaten = f" less the {pressure_mib} MiB the eater took" if pressure_mib else ""
+        c.check(lo >= before - MEMFREE_SLACK_MIB - pressure_mib, "issue 12 (hints without taking the guest's memory)"
                 if kind == "bitmap" else "migration (no hints: nothing taken)",
                 f"the guest's lowest MemFree during the migration {lo} MiB, within {MEMFREE_SLACK_MIB} MiB of "
-                f"{before} MiB before (the reuse ring is {REUSE_MIB} MiB of it)")
+                f"{before} MiB before{eaten} (the reuse ring is {REUSE_MIB} MiB of it)")
     elif kind == "fph":
         c.check(lo < before / 2, "FREE_PAGE_HINT (virtio 5.5.6.5: the driver allocates the pages it hints)",
                 f"FREE_PAGE_HINT took the free memory during the round: lowest MemFree {lo} MiB, {before} MiB before")
     if e.get("disk"):
         r0 = vda_read_mib(c)
         files_ok(c, "FB-V14 (the page cache migrates)", f"on the destination of migration {n}")
-        if not c.mig["dropped"]:
+        # after mig-pressure the eater has made the guest reclaim its page cache, so
+        # where the files came from says nothing about the migration: not checked
+        if not c.mig["dropped"] and not pressure_mib:
             got = vda_read_mib(c) - r0
             c.check(got < 1, "migration (page cache)", f"the destination read the files from the migrated page cache "
                     f"({got:.1f} MiB read from the disk)")
