@@ -36,7 +36,8 @@ linux-smoke: linux
 
 # Each patch on its own: applies, checkpatch --strict clean, compiles the
 # objects the series touched so far (linux-driver/check-series.sh). Not part
-# of make test: it compiles in its own object tree, ~10 min here.
+# of make test: it compiles in its own object tree (1m08s here, 2026-12-01;
+# compile only: modpost and the link are make linux's).
 .PHONY: linux-check-series
 linux-check-series: linux
 	@BUILD="$(abspath $(BUILD))" linux-driver/check-series.sh
