@@ -19,7 +19,8 @@ A row's result on a device: "n/a" when none of its checks ran there (an entry
 for the patched device on a stock one), "**FAIL** (k of n)" when any failed,
 "**XFAIL**" when a known device deviation showed (its citation is in the row),
 "skip" when all were skipped, else "pass". Exit status 1 when any check failed
-or a 7.2-vs-10.0 difference has no explanation, so `make test-matrix` fails;
+or a 7.2-vs-10.0 difference has no explanation (a difference where either side
+failed has none: explanations are for device differences), so `make test-matrix` fails;
 TAP on stdout (one line per table row checked for that).
 
 usage: scripts/conformance.py --tap-dir build/matrix [--template F] [--write F]
@@ -64,6 +65,10 @@ def parse_spec(spec):
     if m:
         neg, rx, spec = m.group(1) == "!", re.compile(m.group(2).strip()), spec[:m.start()]
     return spec.split(), rx, neg, key
+
+
+def is_fail(r):
+    return r.startswith("**FAIL**")
 
 
 def result(checks, globs, rx, neg):
@@ -117,7 +122,8 @@ def main():
         for a, b in PAIRS:
             if res[a] != res[b] and not (res[a] == "n/a" or res[b] == "n/a"):
                 diffs.append((rule, a, res[a], b, res[b], key))
-                if not key or key not in why:
+                # an explanation covers a device difference, never a failure
+                if not key or key not in why or is_fail(res[a]) or is_fail(res[b]):
                     problems.append(f"{rule[:70]}: {a} {res[a]} vs {b} {res[b]} has no explanation")
         fails = [d for d in DEVICES if res[d].startswith("**FAIL")]
         ok = not fails
@@ -146,7 +152,10 @@ def main():
 
     dl = []
     for rule, a, ra, b, rb, key in diffs:
-        w = why.get(key, "**UNEXPLAINED**") if key else "**UNEXPLAINED**"
+        if is_fail(ra) or is_fail(rb):
+            w = "**UNEXPLAINED**: a failed check, not a device difference (see the failures)"
+        else:
+            w = why.get(key, "**UNEXPLAINED**") if key else "**UNEXPLAINED**"
         dl.append(f"- {rule} — {NAMES[a]}: {ra}; {NAMES[b]}: {rb}. {w}")
     text = text.replace("{{DIFFS}}", "\n".join(dl) if dl else "- none: every row has the same result on 7.2 and 10.0")
     for k in why:
