@@ -67,7 +67,7 @@ bench-selftest:
 	$(BENCH_PYTHON) bench/test_migration.py
 
 # the migration benchmark alone (results/migration.*)
-bench-migration: bench-deps bench-linux-guest bench-others
+bench-migration: bench-deps bench-linux-guest bench-others bench-linux-ours
 	$(BENCH_PYTHON) bench/migration.py $(BENCH_MIG_ARGS)
 
 # what arming dirty tracking before a free-page round costs on KVM (bench/kvm-clear-log.c;

@@ -3,10 +3,14 @@
 repetitions, one local migration each, verified on the destination.
 
 Our guest (build/esp.img, test=bench-migrate) migrates itself through
-tests/hostagent.py; we start the agent and parse its BENCH line. The stock Linux guest
-(build/linux-guest, init runs bench/linux-guest/migwork with fbmig=1) is migrated from
-here: a destination QEMU with the same command line plus -incoming on a unix socket, QMP
-migrate, poll query-migrate, then "verify" on the destination's console.
+tests/hostagent.py; we start the agent and parse its BENCH line. The Linux guest
+(Debian's kernel in build/linux-guest, or ours, `kernel = ours`: build/linux with
+build/linux-guest-ours; init runs bench/linux-guest/migwork with fbmig=1) is migrated
+from here: a destination QEMU with the same command line plus -incoming on a unix
+socket, QMP migrate, poll query-migrate, then "verify" on the destination's console.
+Its page cache is [run] cache_mib of files on a read-only virtio-blk disk
+(tests/linux/build-cachedisk.sh) that init reads before the workload; `drop` rows with
+the free-page bitmap ask the driver to drop it (QMP qom-set drop-cache) first.
 
 usage: bench/migration.py [--quick] [--configs NAME,...] [--reps N] [--out DIR] [--speed B/S]
 environment: ACCEL=tcg|kvm|auto, QEMU_STOCK, QEMU_PATCHED (as bench/run.py)"""
@@ -43,7 +47,17 @@ COLUMNS = ["config", "guest", "total_ms", "downtime_ms", "transferred_bytes", "s
            "setup_ms", "normal_pages", "zero_pages", "dirty_sync_count", "precopy_bytes",
            "downtime_bytes", "precopy_mib_s", "hinted_pages", "free_sent_pages",
            "hint_rounds", "drop_pages", "bad_pages", "reuse_written_mib", "reuse_bad_pages",
-           "memfree_before_mib", "memfree_min_mib", "arm_chunks", "arm_ns", "wall_s", "error"]
+           "memfree_before_mib", "memfree_min_mib", "arm_chunks", "arm_ns",
+           "kernel", "module", "memtotal_mib", "cached_ready_mib", "own_mib", "reserved_mib",
+           "cached_migrate_mib", "drop_ms", "wall_s", "error"]
+# Linux guests, at migwork's ready (before any drop):
+#   own_mib       the guest kernel's own memory: MemTotal - MemFree - Cached - live data
+#                 (slab, page tables, the initramfs' rootfs, migwork's own buffers);
+#                 Cached is left out because a drop-cache request may free it
+#   reserved_mib  RAM - MemTotal: what the kernel reserved at boot (its image, the struct
+#                 page array, swiotlb's bounce buffers, firmware areas); part of it is
+#                 never written and goes as zero pages
+#   cached_migrate_mib  Cached when the migration starts (after the drop, if any)
 
 
 def say(msg):
@@ -78,6 +92,11 @@ def load(only=None):
                            qemu_args=shlex.split(s.get("qemu_args", "")))
         if c.guest not in configs.GUEST_KINDS:
             raise SystemExit(f"bench: {CFG} [{name}]: guest must be one of {configs.GUEST_KINDS}")
+        c.kernel = s.get("kernel", "debian")
+        c.module = s.get("module", "")
+        if c.kernel not in configs.KERNELS or (c.kernel == "ours") != (c.module in configs.MODULES):
+            raise SystemExit(f"bench: {CFG} [{name}]: kernel must be one of {configs.KERNELS}; "
+                             f"kernel = ours needs module = ours|stock, debian none")
         c.hints = s.get("hints", "none")
         c.drop = s.getint("drop", 0)
         c.max_reps = s.getint("max_reps", 0)
@@ -202,21 +221,66 @@ def arm_side(info):
 
 
 # --- the stock Linux guest: migrated from here --------------------------------------------
-def linux_argv(c, run, accel):
+def cache_disk(run):
+    """The Linux guest's cache disk ([run] cache_mib of files), built once; None without."""
+    if not run.get("cache_mib"):
+        return None
+    path = os.path.join(ROOT, "build/bench", f"cache-{run['cache_mib']}.img")
+    r = subprocess.run([os.path.join(ROOT, "tests/linux/build-cachedisk.sh"), str(run["cache_mib"]), path],
+                       capture_output=True, text=True)
+    if r.returncode:
+        raise GuestError(f"the cache disk: {(r.stderr.strip().splitlines() or [r.returncode])[-1]}")
+    return path
+
+
+def linux_argv(c, run, accel, disk=None):
     c.kernel_args = (f"fbmig=1 fbmig_live_mib={run['live_mib']} fbmig_work_mib={run['work_mib']}"
-                     f" fbmig_reuse_mib={run['reuse_mib']}")
-    return configs.argv(c, accel, run["mem_mib"], 0, "idle", "native")
+                     f" fbmig_reuse_mib={run['reuse_mib']}" + (" fbcache=1" if disk else ""))
+    a = configs.argv(c, accel, run["mem_mib"], 0, "idle", "native")
+    if disk:   # read-only: the source and the destination share it, nothing to copy
+        a += ["-drive", f"file={disk},format=raw,if=none,id=fbcache,readonly=on",
+              "-device", "virtio-blk-pci,drive=fbcache"]
+    return a
+
+
+BACKEND = "/machine/peripheral/balloon0/virtio-backend"
+
+
+def drop_cache(vm, kind, timeout=120):
+    """QMP drop-cache on the patched device (docs/protocol.md, Drop cache from QMP):
+    (pages freed, ms). A refusal or no answer raises."""
+    t0 = time.monotonic()
+    vm.qmp.cmd("qom-set", path=BACKEND, property="drop-cache", value=kind)
+    while True:
+        res = vm.qmp.cmd("qom-get", path=BACKEND, property="drop-cache-result")
+        if res.get("state") == "done":
+            return res.get("pages-freed", 0), (time.monotonic() - t0) * 1e3
+        if res.get("state") != "pending":
+            raise GuestError(f"drop-cache kind {kind}: {res}")
+        if time.monotonic() - t0 > timeout:
+            raise GuestError(f"drop-cache kind {kind}: no answer in {timeout} s ({res})")
+        time.sleep(0.05)
+
+
+def hr_stats(vm):
+    try:
+        return vm.qmp.cmd("qom-get", path=BACKEND, property="host-req-stats")
+    except (QMPError, GuestError, OSError):
+        return None
+    except Exception:      # qemu.qmp's own error types, a device without the property
+        return None
 
 
 def run_linux(c, run, accel, workdir, log):
     shutil.rmtree(workdir, ignore_errors=True)
     os.makedirs(workdir)
-    argv = linux_argv(c, run, accel)
+    argv = linux_argv(c, run, accel, run.get("cache_disk"))
     sock = os.path.join(workdir, "migrate.sock")
     src = ConsoleVM(argv, os.path.join(workdir, "src"), log)
     dst = ConsoleVM(argv + ["-incoming", f"unix:{sock}"], os.path.join(workdir, "dst"),
                     log.replace(".log", "-dest.log"))
-    row = {"skipped_how": "host: total - normal - zero pages", "cache_mib": 0}
+    row = {"skipped_how": "host: total - normal - zero pages", "cache_mib": 0,
+           "kernel": c.kernel, "module": c.module}
     try:
         src.start()
         _, m, _ = src.wait_line(r"^MIGWORK ready (.*)", run["timeout_s"])
@@ -224,6 +288,25 @@ def run_linux(c, run, accel, workdir, log):
         row["live_mib"] = int(ready["live_mib"])
         row["workload_mib"] = int(ready["work_mib"])
         row["memfree_before_mib"] = int(ready["memfree_kib"]) // 1024
+        if "cached_kib" in ready:
+            row["memtotal_mib"] = int(ready["memtotal_kib"]) // 1024
+            row["cached_ready_mib"] = int(ready["cached_kib"]) // 1024
+            row["own_mib"] = (row["memtotal_mib"] - int(ready["memfree_kib"]) // 1024
+                              - row["cached_ready_mib"] - row["live_mib"])
+            row["reserved_mib"] = run["mem_mib"] - row["memtotal_mib"]
+        lines, _ = src.lines_since(0)
+        cache = [kv(ln.split("CACHE read", 1)[1]) for ln in lines if ln.startswith("CACHE read")]
+        if cache:
+            row["cache_mib"] = run["cache_mib"]
+        if c.drop and c.hints == "bitmap":
+            pages, row["drop_ms"] = drop_cache(src, c.drop)
+            row["drop_pages"] = pages
+        hr0 = hr_stats(src) if c.hints == "bitmap" else None
+        if row.get("cached_ready_mib") is not None:
+            mark = src.mark()
+            src.type("meminfo\n")
+            _, m, _ = src.wait_line(r"^MIGWORK meminfo (.*)", 30, start=mark)
+            row["cached_migrate_mib"] = int(kv(m.group(1))["cached_kib"]) // 1024
         dst.start()
         src.qmp.cmd("migrate-set-parameters", **{"max-bandwidth": run["speed"],
                                                   "downtime-limit": run["downtime_ms"]})
@@ -247,6 +330,12 @@ def run_linux(c, run, accel, workdir, log):
         ram = info.get("ram", {})
         page = ram.get("page-size", 4096) or 4096
         sent = ram.get("normal", 0) + ram.get("duplicate", 0)
+        hr1 = hr_stats(src) if hr0 is not None else None
+        if hr1:
+            row.update(hinted_pages=hr1.get("hinted-pages", 0) - hr0.get("hinted-pages", 0),
+                       hint_rounds=hr1.get("rounds", 0) - hr0.get("rounds", 0))
+            row.update(arm_side({"source-balloon": {"host-req-stats": {
+                k: hr1.get(k, 0) - hr0.get(k, 0) for k in ("arm-chunks", "arm-ns") if k in hr1}}}))
         row.update(host_side(info))
         row.update(total_ms=info.get("total-time"), downtime_ms=info.get("downtime"),
                    transferred_bytes=ram.get("transferred"),
@@ -312,13 +401,16 @@ def main():
         raise SystemExit("bench: no migration configuration can run (see above)")
     stock = configs.qemu_path("stock")
     accel, how = accel_mod.choose(stock if os.path.exists(stock) else runnable[0].qemu)
+    if any(c.guest == "linux" for c in runnable):
+        run["cache_disk"] = cache_disk(run)
     say(f"   accelerator: {accel} ({how}); max-bandwidth {run['speed']} B/s,"
         f" downtime-limit {run['downtime_ms']} ms")
     md = meta.collect(cfgs, accel, how, make_client("/nonexistent").kind, matrix)
     for c in cfgs:
         md["configs"][c.name].update(hints=c.hints, drop=c.drop,
                                      qemu_args=" ".join(c.qemu_args))
-    md["migration"] = dict(run, reps=reps, transport="unix socket on this host",
+    md["migration"] = dict({k: v for k, v in run.items() if k != "cache_disk"}, reps=reps,
+                           transport="unix socket on this host",
                            speed_note="max-bandwidth set explicitly: 100 GiB/s = unlimited on a "
                                       "local socket (QEMU's default 128 MiB/s would dominate)")
     if md["busy_note"]:
@@ -362,11 +454,11 @@ def main():
                 if row.get("data_verified") != 1 and not row.get("error"):
                     row["error"] = f"data not intact on the destination (bad_pages={row.get('bad_pages')})"
                 if row.get("error"):
-                    failures.append({"point": tag, "guest": c.guest, "error": row["error"]})
+                    failures.append({"point": tag, "guest": c.guest, "kernel": c.kernel, "error": row["error"]})
                     what += f" ({row['error']})"
             except Exception as e:  # GuestError, QMPError, OSError, qemu.qmp's own errors
                 row["error"] = str(e).replace("\n", " | ")
-                failures.append({"point": tag, "guest": c.guest, "error": str(e)})
+                failures.append({"point": tag, "guest": c.guest, "kernel": c.kernel, "error": str(e)})
                 what = f"FAILED: {str(e).splitlines()[0]}"
             row["wall_s"] = round(time.monotonic() - t0, 1)
             done.setdefault(c.name, []).append(row["wall_s"])
@@ -386,11 +478,11 @@ def main():
         say(f"bench: {len(failures)} migration(s) failed or were not verified; see "
             f"{os.path.relpath(path, ROOT)} (error column) and migration.md")
         # the stock Linux anchor failing (e.g. linux-fph's destination dying on Debian's QEMU
-        # 7.2 under TCG) is a finding about stock QEMU, reported above; only a failure of
-        # our own guest fails the run
-        if any(f.get("guest") != "linux" for f in failures):
+        # 7.2 under TCG) is a finding about stock QEMU, reported above; a failure of our own
+        # guest or of our kernel's rows fails the run
+        if any(f.get("guest") != "linux" or f.get("kernel") == "ours" for f in failures):
             sys.exit(1)
-        say("bench: only stock Linux guest migrations failed: reported, not a benchmark failure")
+        say("bench: only Debian's Linux guest migrations failed: reported, not a benchmark failure")
 
 
 if __name__ == "__main__":

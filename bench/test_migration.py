@@ -56,6 +56,78 @@ class Parse(unittest.TestCase):
         self.assertIn(f"speed={run['speed']}", fw)
 
 
+class LinuxRows(unittest.TestCase):
+    def test_our_kernel_rows(self):
+        run, cfgs = migration.load()
+        by = {c.name: c for c in cfgs}
+        for n in ("linux-ours-bitmap", "linux-ours-bitmap-drop"):
+            c = by[n]
+            self.assertEqual((c.kernel, c.module, c.hints, c.qemu_kind), ("ours", "ours", "bitmap", "patched"))
+            self.assertIn("host-req=on", c.device_args)
+            self.assertIn("free-page-bitmap=on", c.device_args)
+        self.assertEqual(by["linux-ours-bitmap-drop"].drop, 3)
+        self.assertEqual(by["linux-fph"].kernel, "debian")
+        # the same workload as the Debian rows: only kernel, driver, QEMU and hints differ
+        argv = migration.linux_argv(by["linux-ours-bitmap"], run, "tcg", "/x/cache.img")
+        append = argv[argv.index("-append") + 1]
+        self.assertIn("fbmod=ours", append)
+        self.assertIn("fbcache=1", append)
+        self.assertIn(f"fbmig_live_mib={run['live_mib']}", append)
+        self.assertIn("file=/x/cache.img,format=raw,if=none,id=fbcache,readonly=on", argv)
+        deb = migration.linux_argv(by["linux-nohints"], run, "tcg", "/x/cache.img")
+        self.assertNotIn("fbmod=", deb[deb.index("-append") + 1])
+        self.assertIn("virtio-blk-pci,drive=fbcache", deb)
+        self.assertNotIn("fbcache=1", migration.linux_argv(by["linux-nohints"], run, "tcg")[-1])
+
+
+class LinuxReport(unittest.TestCase):
+    """issue 12's Done-when verdicts on made-up rows"""
+    def rows(self, fph_ok=True, bitmap_mib=700, drop_mib=620, bitmap_ms=3000, fph_ms=9000, fall=30):
+        base = {"guest": "linux", "live_mib": "512", "error": "", "drop": "0", "data_verified": "1",
+                "memfree_before_mib": "3000", "reuse_written_mib": "40"}
+        out = []
+        for cfg, hints, ms, mib, ok, low in (
+                ("linux-fph", "fph", fph_ms, 1900, fph_ok, 300),
+                ("linux-fph-patched", "fph", fph_ms + 1000, 2000, True, 280),
+                ("linux-ours-bitmap", "bitmap", bitmap_ms, bitmap_mib, True, 3000 - fall),
+                ("linux-ours-bitmap-drop", "bitmap", bitmap_ms, drop_mib, True, 3000 - fall)):
+            r = dict(base, config=cfg, hints=hints, total_ms=str(ms), transferred_bytes=str(mib * 2**20),
+                     memfree_min_mib=str(low), own_mib="60", reserved_mib="160", drop_pages=str(256 * 250),
+                     cached_migrate_mib="12")
+            if not ok:
+                r.update(data_verified="0", error="destination guest crashed after the migration: BUG")
+            out.append(r)
+        return out
+
+    def verdicts(self, **kw):
+        return migration_report.linux_targets(migration_report.summarize(self.rows(**kw)))
+
+    def test_met(self):
+        v = self.verdicts()
+        self.assertIn("**bytes, linux-ours-bitmap vs linux-fph**: 700 vs 1900 MiB = 2.7x fewer, target >= 2x: **met**", v)
+        self.assertIn("total time, linux-ours-bitmap vs linux-fph**: 3000 vs 9000 ms: shorter: **met**", v)
+        # live 512 + own 60 + 10% = 629 >= 620
+        self.assertIn("target <= live 512 + the guest kernel's own 60 MiB + 10% = 629 MiB: **met**", v)
+        self.assertIn("largest fall in any run 30 MiB, target within 64 MiB: **met**", v)
+        self.assertIn("linux-fph: lowest MemFree 300 MiB against 3000 before (median fall 2700 MiB)", v)
+
+    def test_missed(self):
+        v = self.verdicts(bitmap_mib=1000, drop_mib=700, bitmap_ms=12000, fall=100)
+        self.assertIn("1.9x fewer, target >= 2x: **missed: 1.90x**", v)
+        self.assertIn("**missed (1.33x the time)**", v)
+        self.assertIn("= 629 MiB: **missed by 71 MiB**", v)
+        self.assertIn("target within 64 MiB: **missed by 36 MiB**", v)
+
+    def test_fph_unverified_uses_patched(self):
+        v = self.verdicts(fph_ok=False)
+        self.assertIn("vs linux-fph-patched**: 700 vs 2000 MiB", v)
+        self.assertIn("linux-fph has no verified run (1 of 1 destinations", v)
+        self.assertIn("03bfc2188f06", v)
+
+    def test_absent(self):
+        self.assertEqual(migration_report.linux_targets(migration_report.summarize(self.rows()[:2])), "")
+
+
 class Report(unittest.TestCase):
     def rows(self, bitmap_ms, bitmap_bytes):
         base = {"guest": "fastballoon", "data_verified": "1", "live_mib": "512", "error": "",

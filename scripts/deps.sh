@@ -26,13 +26,15 @@ declare -A SETS=(
 	# libFuzzer for the device's parser
 	[fuzz]="clang-14 libclang-rt-14-dev"
 	# the Linux guest's initramfs (cpio, kmod), the plots (Debian's matplotlib),
-	# perf to count QEMU's discard calls in the free page reporting rows
-	[bench]="cpio kmod python3-matplotlib linux-perf"
+	# perf to count QEMU's discard calls in the free page reporting rows, e2fsprogs
+	# for the migration rows' cache disk (mke2fs -d, tests/linux/build-cachedisk.sh)
+	[bench]="cpio kmod python3-matplotlib linux-perf e2fsprogs"
 	# building the guest kernel from Debian's linux-source-6.1 (linux-driver/):
 	# kbuild's tools (flex, bison, bc, perl, libelf for objtool, libssl for
 	# certificates), xz for the source tarball, kmod for modinfo, git for the
-	# local tree the series is applied to
-	[linux-build]="gcc make binutils flex bison bc perl libssl-dev libelf-dev xz-utils kmod cpio git"
+	# local tree the series is applied to; e2fsprogs for stage linux's cache disk
+	# (mke2fs -d, tests/linux/build-cachedisk.sh), which `make test` builds after it
+	[linux-build]="gcc make binutils flex bison bc perl libssl-dev libelf-dev xz-utils kmod cpio git e2fsprogs"
 )
 
 sets=("$@")

@@ -24,6 +24,8 @@ and answers one-line requests from the guest on COM2, framed as
                            device balloon0's host-req-stats and fast-stats
                            as they were just before the quit)
   migrate-cancel        -> ok   (migrate_cancel; the destination is killed)
+  (and the fault entries' commands, tests/hostagent_faults.py: where,
+  kv-set, kv-get, rss, migrate-kill-dest, migrate-postcopy, system-reset)
 
 After a completed migration the guest runs in the destination QEMU; the
 agent quits the source and the destination's exit status becomes the run's.
@@ -40,6 +42,8 @@ import socket
 import subprocess
 import sys
 import time
+
+import hostagent_faults
 
 AGENT_VERSION = 2
 REPORT_PREFIXES = (b"PASS:", b"FAIL:", b"XFAIL:", b"XPASS:", b"SKIP:")
@@ -165,6 +169,7 @@ class Agent:
         self.migration = None  # last query-migrate result
         self.console_line = b""
         self.migrations = 0
+        self.after_reply = None
 
     # --- guest requests -------------------------------------------------
     def handle(self, vm, line):
@@ -194,6 +199,9 @@ class Agent:
                 return "err no migration in progress"
             self.main.qmp.command("migrate_cancel")
             return "ok"
+        reply = hostagent_faults.handle(self, vm, cmd, rest)
+        if reply is not None:
+            return reply
         return f"err unknown command '{cmd}'"
 
     def migrate_start(self, rest):
@@ -290,6 +298,12 @@ class Agent:
                 vm.conn["com2"].sendall(f"@fb {seq} {reply}\n".encode())
             except OSError:
                 pass
+            fn, self.after_reply = self.after_reply, None
+            if fn:  # work a command left for after its reply (hostagent_faults)
+                try:
+                    fn()
+                except (RuntimeError, EOFError, OSError) as e:
+                    self.calls.write(f"{t:9.3f} {vm.tag} ! after reply: {e}\n")
 
     def run(self, deadline):
         stop = []

@@ -39,7 +39,7 @@ if [ -f "$OUT/initramfs.cpio" ] && [ "$(cat "$OUT/.stamp" 2>/dev/null)" = "$stam
 fi
 rd=$OUT/rootfs
 rm -rf "$rd"
-mkdir -p "$rd/bin" "$rd/proc" "$rd/sys" "$rd/dev" "$rd/tmp" "$rd/etc"
+mkdir -p "$rd/bin" "$rd/proc" "$rd/sys" "$rd/dev" "$rd/tmp" "$rd/etc" "$rd/cache"
 cp "$G/busybox/bin/busybox" "$rd/bin/busybox"
 cp "$here/init" "$rd/init"
 chmod 755 "$rd/init"

@@ -100,7 +100,9 @@ add_mod() {
     case " $load_order " in *" $1 "*) return;; esac
     load_order="$load_order $1"
 }
-for m in virtio_pci virtio_balloon; do
+# virtio_blk: the migration rows' cache disk (bench/migration.py, tests/linux/build-cachedisk.sh;
+# ext4 is built into Debian's kernel)
+for m in virtio_pci virtio_balloon virtio_blk; do
     line=$(grep -E "(^|/)$m\.ko(\.[a-z]+)?:" "$mdir/modules.dep" || true)
     if [ -z "$line" ]; then
         grep -qE "/$m\.ko" "$mdir/modules.builtin" || die "$m is neither a module nor built into $kver"
@@ -120,7 +122,7 @@ gcc -static -O2 -Wall -Wextra -Werror -o "$OUT/fragment" "$here/fragment.c" || d
 step "assembling the initramfs"
 rd=$OUT/rootfs
 rm -rf "$rd"
-mkdir -p "$rd/bin" "$rd/proc" "$rd/sys" "$rd/dev" "$rd/tmp" "$rd/etc" "$rd/lib/modules/$kver"
+mkdir -p "$rd/bin" "$rd/proc" "$rd/sys" "$rd/dev" "$rd/tmp" "$rd/etc" "$rd/cache" "$rd/lib/modules/$kver"
 cp "$OUT/busybox/bin/busybox" "$rd/bin/busybox"
 cp "$here/init" "$rd/init"
 chmod 755 "$rd/init"

@@ -4,18 +4,22 @@
  *    pattern that depends on the page's index, the word and a seed; keeps one 64-bit
  *    checksum per page beside it.
  * 2. The workload: maps WORK MiB (fbmig_work_mib=, default 3276 = 3.2 GiB, capped at
- *    MemAvailable minus fbmig_reserve_mib=, default 96), writes every byte of it with
- *    non-zero data, and unmaps it, so those pages go back to the kernel's free lists
- *    still holding data (this kernel does not zero on free: init_on_free is off).
- * 3. Prints "MIGWORK ready live_mib=L work_mib=W fill_ms=F work_ms=T" and waits for a
- *    line on stdin (the serial console). The benchmark migrates the guest meanwhile.
+ *    MemFree minus fbmig_reserve_mib=, default 96: MemFree, not MemAvailable, so a page
+ *    cache read before, fbcache=1, stays), writes every byte of it with non-zero data,
+ *    and unmaps it, so those pages go back to the kernel's free lists still holding
+ *    data (this kernel does not zero on free: init_on_free is off).
+ * 3. Prints "MIGWORK ready live_mib=L work_mib=W fill_ms=F work_ms=T memfree_kib=
+ *    memtotal_kib= cached_kib=" and waits for a line on stdin (the serial console).
+ *    The benchmark migrates the guest meanwhile.
  * 4. Meanwhile it reuses free memory, as a running guest does: every fbmig_reuse_ms=
  *    (default 20) it unmaps the oldest of a ring of fbmig_reuse_kib= (256) KiB chunks,
  *    fbmig_reuse_mib= (32) MiB in all, and maps and writes a new one. Pages the kernel
  *    just freed, or that a free page hint named, are allocated and written while a
  *    migration round runs; they must arrive (fbmig_reuse_mib=0: off). It also samples
  *    MemFree at each step, so taking free memory away (FREE_PAGE_HINT) shows.
- * 5. On "verify": recomputes every live page's checksum and pattern and every word of
+ * 5. On "meminfo": prints "MIGWORK meminfo memfree_kib= cached_kib=" (the benchmark
+ *    reads the page cache left after a drop-cache request).
+ * 6. On "verify": recomputes every live page's checksum and pattern and every word of
  *    the chunks it holds, and prints "MIGWORK verify live_mib=L bad_pages=N
  *    reuse_mib=R reuse_written_mib=W reuse_bad_pages=B memfree_min_kib=M
  *    data_verified=0|1 ms=T"; then waits again (and goes on reusing).
@@ -173,7 +177,7 @@ int main(void)
 	}
 	fill_ms = now_ms() - t0;
 
-	avail = meminfo_kib("MemAvailable") / 1024 - reserve_mib;
+	avail = meminfo_kib("MemFree") / 1024 - reserve_mib;
 	if (work_mib > avail)
 		work_mib = avail > 0 ? avail : 0;
 	work_len = (size_t)work_mib << 20;
@@ -194,8 +198,9 @@ int main(void)
 		perror("migwork: reuse ring");
 		return 1;
 	}
-	printf("MIGWORK ready live_mib=%ld work_mib=%ld fill_ms=%.0f work_ms=%.0f memfree_kib=%ld\n",
-	       live_mib, work_mib, fill_ms, work_ms, meminfo_kib("MemFree"));
+	printf("MIGWORK ready live_mib=%ld work_mib=%ld fill_ms=%.0f work_ms=%.0f memfree_kib=%ld "
+	       "memtotal_kib=%ld cached_kib=%ld\n", live_mib, work_mib, fill_ms, work_ms,
+	       meminfo_kib("MemFree"), meminfo_kib("MemTotal"), meminfo_kib("Cached"));
 	fflush(stdout);
 
 	for (;;) {
@@ -209,6 +214,12 @@ int main(void)
 		}
 		if (n < 0 || !fgets(line, sizeof(line), stdin))
 			break;
+		if (!strncmp(line, "meminfo", 7)) {
+			printf("MIGWORK meminfo memfree_kib=%ld cached_kib=%ld\n", meminfo_kib("MemFree"),
+			       meminfo_kib("Cached"));
+			fflush(stdout);
+			continue;
+		}
 		if (strncmp(line, "verify", 6))
 			continue;
 		t0 = now_ms();

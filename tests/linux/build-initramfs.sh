@@ -55,7 +55,7 @@ gcc -static -O2 -Wall -Wextra -Werror -o "$OUT/fbcheck" "$here/checker.c" ||
 	die "gcc -static checker.c failed (gcc, libc6-dev)"
 
 rd=$OUT/rootfs
-mkdir -p "$rd/bin" "$rd/proc" "$rd/sys" "$rd/dev" "$rd/tmp" "$rd/etc"
+mkdir -p "$rd/bin" "$rd/proc" "$rd/sys" "$rd/dev" "$rd/tmp" "$rd/etc" "$rd/mnt"
 cp "$OUT/busybox/bin/busybox" "$rd/bin/busybox"
 cp "$here/init" "$rd/init"
 cp "$here/fbload" "$rd/bin/fbload"

@@ -24,13 +24,31 @@
  *   features        the balloon device's negotiated feature bits (sysfs)
  *   file GLOB       the first matching (small) file's lines joined with " | "
  *                   (the driver's debugfs stage counters)
- *   run CMD...      /bin/sh -c CMD (module unload and load)
+ *   run CMD...      /bin/sh -c CMD (module unload and load, the cache disk)
+ *   reuse start MIB [KIB [MS]]  a child reuses memory as a running guest does
+ *                   (bench/linux-guest/migwork.c's ring): every MS (20) ms it
+ *                   unmaps the oldest of MIB/KIB chunks of KIB (256) KiB, maps a
+ *                   new one and writes it with a pattern of its sequence number,
+ *                   and samples MemFree; pages just freed (or named free to the
+ *                   host) are written while a migration round runs
+ *   reuse check     the child checks every chunk it holds: written_mib,
+ *                   bad_pages, memfree_min_kib since the last check (then reset)
+ *   reuse stop      the same, and the child exits
+ *   pressure start MIB hold|loop [DIR]  memory pressure from a child that the OOM
+ *                   killer takes first: hold maps MIB in 4 MiB chunks, writes a
+ *                   pattern and keeps it (checked by pressure check); loop maps
+ *                   MIB, touches every page and unmaps it, over and over; with DIR
+ *                   a second child reads DIR's files over and over (the page
+ *                   cache refills as the eater reclaims it)
+ *   pressure check  hold: verify the pattern (bad_pages); loop: cycles so far
+ *   pressure stop   stop both children; killed=1 if the eater died first (OOM)
  * Static (gcc -static): the initramfs has no libc. */
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <glob.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -470,6 +488,373 @@ static void cmd_file(const char *pattern)
 	reply("file ok path=%s text=\"%s\"", path, out);
 }
 
+/* --- background workers: a child each, one command byte down a pipe, one line
+ * back up another ('c' check, 'q' check and exit) --------------------------- */
+struct worker {
+	pid_t pid;		/* 0: not running */
+	int cmd, res;
+};
+
+static struct worker reuse_w, press_w, reader_w;
+
+static long file_meminfo(const char *key)
+{
+	char line[256];
+	size_t n = strlen(key);
+	long v = -1;
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, n) && line[n] == ':') {
+			v = strtol(line + n + 1, NULL, 10);
+			break;
+		}
+	if (f)
+		fclose(f);
+	return v;
+}
+
+static void set_oom_adj(const char *v)
+{
+	FILE *f = fopen("/proc/self/oom_score_adj", "w");
+
+	if (f) {
+		fputs(v, f);
+		fclose(f);
+	}
+}
+
+/* fork a worker; in the child returns 0 with its two pipe ends in cmd_fd, res_fd */
+static pid_t worker_fork(struct worker *w, int *cmd_fd, int *res_fd)
+{
+	int c[2], r[2];
+	pid_t pid;
+
+	if (pipe(c))
+		return -1;
+	if (pipe(r)) {
+		close(c[0]);
+		close(c[1]);
+		return -1;
+	}
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		close(c[1]);
+		close(r[0]);
+		*cmd_fd = c[0];
+		*res_fd = r[1];
+		return 0;
+	}
+	close(c[0]);
+	close(r[1]);
+	if (pid < 0) {
+		close(c[1]);
+		close(r[0]);
+		return -1;
+	}
+	w->pid = pid;
+	w->cmd = c[1];
+	w->res = r[0];
+	return pid;
+}
+
+static void worker_say(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void worker_say(int fd, const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof(buf) - 1, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if (n > (int)sizeof(buf) - 2)
+		n = sizeof(buf) - 2;
+	buf[n++] = '\n';
+	if (write(fd, buf, n) < 0)
+		_exit(3);
+}
+
+/* send one command byte and read one line back within timeout_ms: 0, or -1 when
+ * the child is gone (EOF) or silent */
+static int worker_ask(struct worker *w, char c, char *line, size_t len, int timeout_ms)
+{
+	size_t n = 0;
+	double t0 = now_ms();
+
+	line[0] = 0;
+	if (write(w->cmd, &c, 1) != 1)
+		return -1;
+	while (n < len - 1) {
+		struct pollfd p = { .fd = w->res, .events = POLLIN };
+		int left = timeout_ms - (int)(now_ms() - t0);
+
+		if (left <= 0 || poll(&p, 1, left) <= 0 || read(w->res, line + n, 1) != 1)
+			return -1;
+		if (line[n] == '\n')
+			break;
+		n++;
+	}
+	line[n] = 0;
+	return 0;
+}
+
+/* end a worker: 'q' (or SIGKILL when kill_it), wait; its exit status */
+static int worker_end(struct worker *w, int kill_it, char *line, size_t len)
+{
+	int st = 0;
+
+	if (line)
+		line[0] = 0;
+	if (kill_it)
+		kill(w->pid, SIGKILL);
+	else if (worker_ask(w, 'q', line, len, 120000))
+		kill(w->pid, SIGKILL);
+	waitpid(w->pid, &st, 0);
+	close(w->cmd);
+	close(w->res);
+	memset(w, 0, sizeof(*w));
+	return st;
+}
+
+/* the command waiting for a worker (0 none, 'c', 'q'), waiting up to ms */
+static int worker_next(int cmd_fd, int ms)
+{
+	struct pollfd p = { .fd = cmd_fd, .events = POLLIN };
+	char c;
+
+	if (poll(&p, 1, ms) <= 0)
+		return 0;
+	if (read(cmd_fd, &c, 1) != 1)
+		return 'q';	/* the checker is gone */
+	return c;
+}
+
+static void reuse_child(int cmd_fd, int res_fd, long mib, long kib, long ms)
+{
+	size_t chunk = (size_t)kib / 4, nslots = ((size_t)mib << 8) / chunk, next = 0;
+	char **slot = calloc(nslots, sizeof(*slot));
+	uint64_t *seq = calloc(nslots, sizeof(*seq)), made = 0, seed = 0x7265757365ull;
+	long mfmin = file_meminfo("MemFree");
+	double t_next = now_ms();
+
+	if (!slot || !seq)
+		_exit(2);
+	for (;;) {
+		int left = (int)(t_next - now_ms()), c;
+
+		c = worker_next(cmd_fd, left > 0 ? left : 0);
+		if (c) {
+			size_t bad = 0, held = 0;
+			long mf;
+
+			for (size_t s = 0; s < nslots; s++) {
+				if (!slot[s])
+					continue;
+				held++;
+				for (size_t p = 0; p < chunk; p++)
+					bad += check_page((uint64_t *)(slot[s] + p * PAGE), seed,
+							  seq[s] * chunk + p) >= 0;
+			}
+			mf = file_meminfo("MemFree");
+			worker_say(res_fd, "written_mib=%llu reuse_mib=%zu held_mib=%zu bad_pages=%zu "
+				   "memfree_min_kib=%ld memfree_kib=%ld",
+				   (unsigned long long)(made * chunk >> 8), nslots * chunk >> 8,
+				   held * chunk >> 8, bad, mfmin, mf);
+			mfmin = mf;
+			if (c == 'q')
+				_exit(0);
+			continue;
+		}
+		t_next += ms;
+		if (slot[next])
+			munmap(slot[next], chunk * PAGE);
+		slot[next] = mmap(NULL, chunk * PAGE, PROT_READ | PROT_WRITE,
+				  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (slot[next] == MAP_FAILED) {
+			slot[next] = NULL;
+		} else {
+			for (size_t p = 0; p < chunk; p++)
+				fill((uint64_t *)(slot[next] + p * PAGE), seed, made * chunk + p);
+			seq[next] = made++;
+		}
+		next = (next + 1) % nslots;
+		{
+			long mf = file_meminfo("MemFree");
+
+			if (mf >= 0 && mf < mfmin)
+				mfmin = mf;
+		}
+	}
+}
+
+static void cmd_reuse(char *what, char *args)
+{
+	char line[512];
+	int cfd, rfd;
+
+	if (what && !strcmp(what, "start")) {
+		long mib = 0, kib = 256, ms = 20;
+
+		if (args)
+			sscanf(args, "%ld %ld %ld", &mib, &kib, &ms);
+		if (reuse_w.pid || mib <= 0 || kib < 4 || kib % 4 || ms <= 0 || (mib << 10) < kib) {
+			reply("reuse error msg=\"usage: reuse start MIB [KIB [MS]], once\"");
+			return;
+		}
+		if (worker_fork(&reuse_w, &cfd, &rfd) == 0)
+			reuse_child(cfd, rfd, mib, kib, ms);
+		reply(reuse_w.pid ? "reuse ok pid=%d" : "reuse error pid=%d", reuse_w.pid);
+		return;
+	}
+	if (!reuse_w.pid || !what || (strcmp(what, "check") && strcmp(what, "stop"))) {
+		reply("reuse error msg=\"usage: reuse start|check|stop (after start)\"");
+		return;
+	}
+	if (!strcmp(what, "stop")) {
+		worker_end(&reuse_w, 0, line, sizeof(line));
+		reply("reuse %s %s", line[0] ? "ok" : "error", line);
+		return;
+	}
+	if (worker_ask(&reuse_w, 'c', line, sizeof(line), 120000)) {
+		worker_end(&reuse_w, 1, NULL, 0);
+		reply("reuse error msg=\"the reuse child died or did not answer\"");
+		return;
+	}
+	reply("reuse %s %s", strstr(line, " bad_pages=0 ") ? "ok" : "bad", line);
+}
+
+static void press_hold_child(int cmd_fd, int res_fd, long mib)
+{
+	size_t pages = (size_t)mib << 8;
+	uint64_t seed = 0x9e55u;
+	double t0 = now_ms();
+	char *m = mmap(NULL, pages * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (m == MAP_FAILED)
+		_exit(2);
+	madvise(m, pages * PAGE, MADV_NOHUGEPAGE);	/* 4 KiB at a time: what pressure asks for */
+	for (size_t p = 0; p < pages; p++)
+		fill((uint64_t *)(m + p * PAGE), seed, p);
+	for (;;) {
+		int c = worker_next(cmd_fd, -1);
+		size_t bad = 0;
+
+		for (size_t p = 0; p < pages; p++)
+			bad += check_page((uint64_t *)(m + p * PAGE), seed, p) >= 0;
+		worker_say(res_fd, "mode=hold mib=%ld bad_pages=%zu fill_ms=%.0f", mib, bad, now_ms() - t0);
+		if (c == 'q')
+			_exit(0);
+	}
+}
+
+static void press_loop_child(int cmd_fd, int res_fd, long mib)
+{
+	size_t len = (size_t)mib << 20;
+	unsigned long cycles = 0, failed = 0;
+
+	for (;;) {
+		int c = worker_next(cmd_fd, 0);
+		char *m;
+
+		if (c) {
+			worker_say(res_fd, "mode=loop mib=%ld cycles=%lu mmap_failed=%lu", mib, cycles, failed);
+			if (c == 'q')
+				_exit(0);
+		}
+		m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (m == MAP_FAILED) {
+			failed++;
+			usleep(10000);
+			continue;
+		}
+		for (size_t off = 0; off < len; off += PAGE)
+			m[off] = (char)(cycles | 1);
+		munmap(m, len);
+		cycles++;
+	}
+}
+
+static void reader_child(const char *dir)
+{
+	static char buf[1 << 16];
+
+	for (;;) {
+		DIR *d = opendir(dir);
+		struct dirent *e;
+		char path[512];
+
+		while (d && (e = readdir(d))) {
+			int fd;
+
+			if (e->d_name[0] == '.')
+				continue;
+			snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+			fd = open(path, O_RDONLY);
+			while (fd >= 0 && read(fd, buf, sizeof(buf)) > 0)
+				;
+			if (fd >= 0)
+				close(fd);
+		}
+		if (d)
+			closedir(d);
+		else
+			sleep(1);
+	}
+}
+
+static void cmd_pressure(char *what, char *args)
+{
+	char line[512], mode[16] = "", dir[256] = "";
+	int cfd, rfd, st;
+	long mib = 0;
+
+	if (what && !strcmp(what, "start")) {
+		if (args)
+			sscanf(args, "%ld %15s %255s", &mib, mode, dir);
+		if (press_w.pid || mib <= 0 || (strcmp(mode, "hold") && strcmp(mode, "loop"))) {
+			reply("pressure error msg=\"usage: pressure start MIB hold|loop [DIR], once\"");
+			return;
+		}
+		if (worker_fork(&press_w, &cfd, &rfd) == 0) {
+			set_oom_adj("1000");	/* the OOM killer's first choice, never the pattern's holder */
+			if (!strcmp(mode, "hold"))
+				press_hold_child(cfd, rfd, mib);
+			press_loop_child(cfd, rfd, mib);
+		}
+		if (dir[0] && worker_fork(&reader_w, &cfd, &rfd) == 0) {
+			set_oom_adj("1000");
+			reader_child(dir);
+		}
+		reply(press_w.pid ? "pressure ok pid=%d reader=%d" : "pressure error pid=%d reader=%d",
+		      press_w.pid, reader_w.pid);
+		return;
+	}
+	if (!press_w.pid || !what || (strcmp(what, "check") && strcmp(what, "stop"))) {
+		reply("pressure error msg=\"usage: pressure start|check|stop (after start)\"");
+		return;
+	}
+	if (!strcmp(what, "check")) {
+		if (worker_ask(&press_w, 'c', line, sizeof(line), 300000)) {
+			reply("pressure killed msg=\"the pressure child died (OOM?) or did not answer\"");
+			return;
+		}
+		reply("pressure %s %s", strstr(line, "bad_pages=") && !strstr(line, "bad_pages=0") ? "bad" : "ok", line);
+		return;
+	}
+	if (reader_w.pid)
+		worker_end(&reader_w, 1, NULL, 0);
+	st = worker_end(&press_w, 0, line, sizeof(line));
+	if (!line[0])
+		reply("pressure killed signal=%d", WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+	else
+		reply("pressure %s %s killed=0", strstr(line, "bad_pages=") && !strstr(line, "bad_pages=0") ? "bad" : "ok",
+		      line);
+}
+
 static void cmd_run(const char *cmdline)
 {
 	int st = system(cmdline);
@@ -483,7 +868,8 @@ int main(void)
 		"balloon_inflate", "balloon_deflate", "balloon_migrate", "oom_kill",
 		"compact_migrate_scanned", "compact_free_scanned", "compact_isolated", "pgmigrate_success",
 		"pgmigrate_fail", NULL };
-	static const char *const mem_keys[] = { "MemTotal", "MemFree", "MemAvailable", NULL };
+	static const char *const mem_keys[] = { "MemTotal", "MemFree", "MemAvailable", "Buffers", "Cached",
+						"Shmem", "SReclaimable", "AnonPages", NULL };
 	char line[1024];
 	FILE *f = fopen("/proc/self/oom_score_adj", "w");
 
@@ -501,6 +887,11 @@ int main(void)
 			continue;
 		if (!strcmp(cmd, "run")) {
 			cmd_run(save);
+			continue;
+		}
+		if (!strcmp(cmd, "reuse") || !strcmp(cmd, "pressure")) {
+			a = strtok_r(NULL, " ", &save);
+			(cmd[0] == 'r' ? cmd_reuse : cmd_pressure)(a, save);
 			continue;
 		}
 		a = strtok_r(NULL, " ", &save);

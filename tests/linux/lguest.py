@@ -27,12 +27,19 @@ def qemu_path(kind):
     return os.environ.get("QEMU_PATCHED", os.path.join(ROOT, "build/qemu/qemu-system-x86_64"))
 
 
-def argv(qemu, accel, mem_mib, device_args, kernel, initrd, module, kernel_args=""):
+def argv(qemu, accel, mem_mib, device_args, kernel, initrd, module, kernel_args="", disk=None, qemu_args=()):
+    """disk: a filesystem image (tests/linux/build-cachedisk.sh) on a read-only
+    virtio-blk drive, /dev/vda in the guest; read-only, so a migration's source
+    and destination share it as storage that needs no copying."""
     append = (f"console=ttyS0 loglevel=4 panic=-1 init_on_alloc=0 fbmod={module} {kernel_args}").strip()
-    return [qemu, "-machine", "q35", "-accel", accel, "-m", f"{mem_mib}M", "-smp", "1",
-            "-nodefaults", "-no-user-config", "-display", "none", "-serial", "stdio", "-no-reboot",
-            "-device", f"virtio-balloon-pci,id=balloon0{device_args}",
-            "-kernel", kernel, "-initrd", initrd, "-append", append]
+    a = [qemu, "-machine", "q35", "-accel", accel, "-m", f"{mem_mib}M", "-smp", "1",
+         "-nodefaults", "-no-user-config", "-display", "none", "-serial", "stdio", "-no-reboot",
+         "-device", f"virtio-balloon-pci,id=balloon0{device_args}",
+         "-kernel", kernel, "-initrd", initrd, "-append", append]
+    if disk:
+        a += ["-drive", f"file={disk},format=raw,if=none,id=fbcache,readonly=on",
+              "-device", "virtio-blk-pci,drive=fbcache"]
+    return a + list(qemu_args)
 
 
 class Guest(VM):

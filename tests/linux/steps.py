@@ -31,6 +31,8 @@ class Ctx:
         self.accepted = None       # feature bits the driver accepted (step features, or boot)
         self.checks = []           # (ok, text)
         self.drv_stages = False    # our driver's debugfs counters were found (step features)
+        self.mig = {}              # the migration steps' state (tests/linux/migsteps.py)
+        self.new_destination = None   # run: (Guest, socket) for migration n's destination
 
     def check(self, ok, rule, text):
         self.checks.append((bool(ok), f"{rule}: {text}"))
@@ -155,6 +157,9 @@ def step_features(c):
     if c.e["module"] == "ours":
         for b in new:
             c.check(c.has(b), "FB 5.5.3", f"our driver accepts {name[b]} when the device offers it")
+        if HOST_REQ in c.offered and new:
+            c.check(c.has(HOST_REQ), "FB 5.5.3 (issue 12: HOST_REQ in the Linux driver)",
+                    f"our driver accepts {name[HOST_REQ]} when the device offers it with a record format")
     elif new or HOST_REQ in c.offered:
         got = [name[b] for b in (PAGE_BITMAP, PAGE_RANGES, HOST_REQ) if c.has(b)]
         c.check(not got, "FB-V5 (precondition)",
