@@ -25,13 +25,15 @@ GUEST_SRCS := $(sort $(wildcard boot/*.c guest/lib/*.c guest/tests/*.c virtio/*.
 	$(wildcard guest/lib/*.S virtio/*.S))
 GUEST_OBJS := $(patsubst %,$(BUILD)/obj/%.o,$(GUEST_SRCS))
 
-.PHONY: all guest run test unit deps clean help test-guest
+.PHONY: all guest run test unit deps clean help test-guest test-matrix
 all: guest
 
 help:
 	@echo "make            build the guest image ($(BUILD)/esp.img)"
 	@echo "make run        boot it on this terminal (ARGS='test=NAME ...')"
 	@echo "make test       install deps, build, run host unit tests and the guest suites"
+	@echo "make test-matrix  the guest suites on QEMU 7.2 and 10.0, stock and patched (docs/conformance.md)"
+	@echo "make qemu-10.0  build QEMU 10.0 from Debian 13's source, stock and patched"
 	@echo "make bench      run the benchmark (results/)"
 	@echo "make linux      build the guest kernel with our virtio_balloon series (build/linux/)"
 	@echo "make deps       install missing Debian packages (root)"
@@ -138,6 +140,13 @@ TEST_STAGES += ;bench-migration-selftest=scripts/unittest-tap.sh $(BENCH_PYTHON)
 test: deps
 	$(Q)$(MAKE) --no-print-directory guest unit $(TEST_PREREQS)
 	$(Q)STAGES='$(strip $(TEST_STAGES))' scripts/test-all.sh
+
+# `make test-matrix` (issue 14): every guest group on four devices (Debian's QEMU 7.2,
+# our patched 7.2, stock and patched 10.0 built from Debian 13's source), the 10.0
+# qtests, and docs/conformance.md's result columns regenerated (scripts/test-matrix.sh)
+test-matrix: deps
+	$(Q)$(MAKE) --no-print-directory guest qemu qemu-10.0
+	$(Q)scripts/test-matrix.sh
 
 clean:
 	rm -rf $(BUILD) logs

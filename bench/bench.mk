@@ -49,6 +49,7 @@ bench-others:
 ifeq ($(BENCH_BUILD_OTHERS),1)
 	@$(MAKE) --no-print-directory guest || echo "bench: 'make guest' failed: configurations with our guest will be unavailable"
 	@$(MAKE) --no-print-directory qemu || echo "bench: 'make qemu' failed: configurations on the patched QEMU will be unavailable"
+	@$(MAKE) --no-print-directory qemu-10.0 || echo "bench: 'make qemu-10.0' failed: configurations on QEMU 10.0 will be unavailable"
 	@$(MAKE) --no-print-directory linux || echo "bench: 'make linux' failed: configurations with our kernel will be unavailable"
 endif
 

@@ -57,11 +57,23 @@ class Config:
     unavailable: str = ""  # reason, empty when it can run
 
 
+# the `qemu` key's kinds: the environment variable that overrides the binary, the default
+# binary, how to get it. 7.2: Debian's package and `make qemu`; 10.0 (issue 14):
+# `make qemu-10.0` builds both from Debian 13's source.
+QEMU_KINDS = {
+    "stock": ("QEMU_STOCK", "/usr/bin/qemu-system-x86_64", "apt-get install qemu-system-x86"),
+    "patched": ("QEMU_PATCHED", "build/qemu/qemu-system-x86_64", "build it with `make qemu`"),
+    "stock-10.0": ("QEMU_STOCK_10", "build/qemu-10.0-stock/qemu-system-x86_64",
+                   "build it with `make qemu-10.0`"),
+    "patched-10.0": ("QEMU_PATCHED_10", "build/qemu-10.0/qemu-system-x86_64",
+                     "build it with `make qemu-10.0`"),
+}
+
+
 def qemu_path(kind):
-    if kind == "stock":
-        return os.environ.get("QEMU_STOCK", "/usr/bin/qemu-system-x86_64")
-    if kind == "patched":
-        return os.environ.get("QEMU_PATCHED", os.path.join(ROOT, "build/qemu/qemu-system-x86_64"))
+    if kind in QEMU_KINDS:
+        env, path, _ = QEMU_KINDS[kind]
+        return os.environ.get(env, os.path.join(ROOT, path))
     return kind
 
 
@@ -170,8 +182,7 @@ def check(c):
         c.unavailable = f"{perf_problem()}: the Linux guest's reporting is timed from QEMU's discard calls"
         return c
     if not (os.path.isfile(c.qemu) and os.access(c.qemu, os.X_OK)):
-        hint = {"patched": " (build it with `make qemu`)",
-                "stock": " (apt-get install qemu-system-x86)"}.get(c.qemu_kind, "")
+        hint = f" ({QEMU_KINDS[c.qemu_kind][2]})" if c.qemu_kind in QEMU_KINDS else ""
         c.unavailable = f"QEMU binary {c.qemu} not found{hint}"
         return c
     if c.guest == "linux":

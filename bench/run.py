@@ -123,7 +123,7 @@ class ETA:
             per_gib = 6.5 if c.guest == "linux" else 0
         elif c.guest == "linux":
             # our Linux driver's records: tens of ms for 3 GiB here
-            per_gib = 0.05 if c.module == "ours" and c.qemu_kind == "patched" else 1.1
+            per_gib = 0.05 if c.module == "ours" and c.qemu_kind.startswith("patched") else 1.1
         else:
             per_gib = 0.25 if c.protocol == "pfn" else 0.01
         g = 3 + p["mem_mib"] / 1024 * 0.05 + p["balloon_mib"] / 1024 * per_gib

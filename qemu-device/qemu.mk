@@ -3,18 +3,36 @@
 #
 #   make qemu                 fetch Debian's QEMU 7.2 source (or QEMU_SRC=DIR),
 #                             apply qemu-device/patches, build build/qemu/
+#   make qemu QEMU_SERIES=10.0, or make qemu-10.0
+#                             Debian 13's QEMU 10.0 source: stock into
+#                             build/qemu-10.0-stock/, qemu-device/patches-10.0
+#                             applied into build/qemu-10.0/ (the 7.2 default
+#                             is unchanged)
 #   make test-device-unit     host unit tests of qemu-device/logic (TAP)
 #   make test-device-fuzz     libFuzzer over the parser (FUZZ_SECONDS) and the
 #                             host request bookkeeping (FUZZ_HR_SECONDS) (TAP)
-#   make test-device-qtest    properties, boot smoke, qtest in QEMU (TAP)
+#   make test-device-qtest    properties, boot smoke, qtest in QEMU (TAP);
+#                             QEMU_SERIES=10.0 (or test-device-qtest-10.0): the same
+#                             against build/qemu-10.0
 
 BUILD ?= build
 QEMU_SRC ?=
+QEMU_SERIES ?= 7.2
 QEMU_OUT := $(BUILD)/qemu
 QEMU_BIN := $(QEMU_OUT)/qemu-system-x86_64
 QEMU_STAMP := $(QEMU_OUT)/.fb-make-stamp
+QEMU_SCRIPTS := scripts/build-qemu.sh scripts/fetch-qemu-source.sh
 QEMU_INPUTS := $(wildcard qemu-device/patches/*.patch qemu-device/logic/*.c \
-	qemu-device/logic/*.h) scripts/build-qemu.sh scripts/fetch-qemu-source.sh
+	qemu-device/logic/*.h) $(QEMU_SCRIPTS)
+# QEMU 10.0 (issue 14): Debian 13's source, built stock and patched
+QEMU10_OUT := $(BUILD)/qemu-10.0
+QEMU10_BIN := $(QEMU10_OUT)/qemu-system-x86_64
+QEMU10_STAMP := $(QEMU10_OUT)/.fb-make-stamp
+QEMU10_STOCK_OUT := $(BUILD)/qemu-10.0-stock
+QEMU10_STOCK_BIN := $(QEMU10_STOCK_OUT)/qemu-system-x86_64
+QEMU10_STOCK_STAMP := $(QEMU10_STOCK_OUT)/.fb-make-stamp
+QEMU10_INPUTS := $(wildcard qemu-device/patches-10.0/*.patch qemu-device/logic/*.c \
+	qemu-device/logic/*.h) $(QEMU_SCRIPTS)
 FB_DEV_BUILD := $(BUILD)/qemu-device
 FB_LOGIC_SRCS := qemu-device/logic/fb-parse.c qemu-device/logic/fb-runs.c \
 	qemu-device/logic/fb-hostreq.c qemu-device/logic/fb-round.c
@@ -23,9 +41,19 @@ FUZZ_SECONDS ?= 60
 FUZZ_HR_SECONDS ?= 20
 FUZZ_CC ?= clang-14
 
-.PHONY: qemu test-device-unit test-device-fuzz test-device-qtest test-device
+.PHONY: qemu qemu-7.2 qemu-10.0 test-device-unit test-device-fuzz test-device-qtest \
+	test-device-qtest-10.0 test-device
 
+ifeq ($(QEMU_SERIES),10.0)
+qemu: qemu-10.0
+else ifeq ($(QEMU_SERIES),7.2)
 qemu: $(QEMU_STAMP)
+else
+qemu:
+	@echo "make qemu: QEMU_SERIES must be 7.2 or 10.0 (got '$(QEMU_SERIES)')" >&2; exit 2
+endif
+qemu-7.2: $(QEMU_STAMP)
+qemu-10.0: $(QEMU10_STOCK_STAMP) $(QEMU10_STAMP)
 
 # The script keeps its own stamps (source copy, applied patches, configure)
 # and ninja rebuilds only what changed; this stamp skips it entirely when
@@ -33,6 +61,18 @@ qemu: $(QEMU_STAMP)
 $(QEMU_STAMP): $(QEMU_INPUTS)
 	@echo "==> make qemu: building the patched QEMU into $(QEMU_OUT)"
 	QEMU_SRC="$(QEMU_SRC)" BUILD="$(abspath $(BUILD))" scripts/build-qemu.sh
+	@touch $@
+
+# 10.0: QEMU_SRC is for 7.2 only; QEMU10_SRC=DIR gives an unpacked 10.0 tree
+$(QEMU10_STOCK_STAMP): $(QEMU_SCRIPTS)
+	@echo "==> make qemu-10.0: building stock QEMU 10.0 into $(QEMU10_STOCK_OUT)"
+	@QEMU_SERIES=10.0 QEMU_FLAVOR=stock QEMU_SRC="$(QEMU10_SRC)" BUILD="$(abspath $(BUILD))" \
+		scripts/build-qemu.sh
+	@touch $@
+
+$(QEMU10_STAMP): $(QEMU10_INPUTS)
+	@echo "==> make qemu-10.0: building the patched QEMU 10.0 into $(QEMU10_OUT)"
+	@QEMU_SERIES=10.0 QEMU_SRC="$(QEMU10_SRC)" BUILD="$(abspath $(BUILD))" scripts/build-qemu.sh
 	@touch $@
 
 $(FB_DEV_BUILD)/test-logic: qemu-device/tests/test-logic.c $(FB_LOGIC_SRCS) $(FB_LOGIC_HDRS)
@@ -84,9 +124,18 @@ test-device-fuzz: $(FB_DEV_BUILD)/fuzz-parse $(FB_DEV_BUILD)/fuzz-hostreq
 		$(FB_DEV_BUILD)/fuzz-hostreq-corpus "" $(FUZZ_HR_SECONDS); \
 	b=$$?; [ $$a -eq 0 ] && [ $$b -eq 0 ]
 
+ifeq ($(QEMU_SERIES),10.0)
+test-device-qtest: test-device-qtest-10.0
+else
 test-device-qtest: $(QEMU_STAMP)
 	@QEMU_SRC="$(QEMU_SRC)" BUILD="$(abspath $(BUILD))" \
 		QEMU_TARGETS=tests/qtest/qos-test scripts/build-qemu.sh >&2
 	@qemu-device/tests/run-qtest.sh $(QEMU_OUT)
+endif
+
+test-device-qtest-10.0: $(QEMU10_STAMP)
+	@QEMU_SERIES=10.0 QEMU_SRC="$(QEMU10_SRC)" BUILD="$(abspath $(BUILD))" \
+		QEMU_TARGETS=tests/qtest/qos-test scripts/build-qemu.sh >&2
+	@qemu-device/tests/run-qtest.sh $(QEMU10_OUT)
 
 test-device: test-device-unit test-device-fuzz test-device-qtest

@@ -207,7 +207,7 @@ static void lapic_timer_setup(void)
 
 void irq_sleep_us(u64 us)
 {
-	u64 ticks;
+	u64 ticks, flags;
 
 	if (timer_vector < 0)
 		lapic_timer_setup();
@@ -216,7 +216,18 @@ void irq_sleep_us(u64 us)
 		ticks = 1;
 	if (ticks > 0xffffffffu)
 		ticks = 0xffffffffu;
+	/*
+	 * Arm the timer with interrupts off: the driver leaves IF set after
+	 * device setup (virtio/balloon/device.c), and with IF set a short
+	 * timer can expire and be taken between the write and the HLT; the
+	 * HLT then waits for an interrupt that already came (the one-shot
+	 * timer is spent) and never wakes. With IF clear the expiry stays
+	 * pending in IRR, and STI's one-instruction shadow delivers it only
+	 * once HLT has started, which it ends.
+	 */
+	flags = irq_save();
 	writel((u32)ticks, lapic + LAPIC_TIMER_INIT);
 	irq_wait();	/* the timer, or any other interrupt, ends it */
 	writel(0, lapic + LAPIC_TIMER_INIT);
+	irq_restore(flags);
 }
