@@ -8,11 +8,17 @@
 #              BUILD=DIR     output root (default: build)
 #              QEMU_TARGETS  extra ninja targets (e.g. tests/qtest/qos-test)
 #              JOBS=N        ninja parallelism (default: nproc)
+#              FLAVOR=fuzz   instead: the same patched work tree built with
+#                            clang-14, --enable-fuzzing (libFuzzer) and
+#                            --enable-sanitizers (ASan, UBSan) into
+#                            build/qemu-fuzz/, target qemu-fuzz-x86_64
+#                            (QEMU's generic-fuzz; qemu-device/fuzz/run-device-fuzz.sh)
 set -eu
 
 here=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-$here/build}
 WORK=$BUILD/qemu-src/patched
+FLAVOR=${FLAVOR:-}
 OUT=$BUILD/qemu
 PATCHES=$here/qemu-device/patches
 LOGIC=$here/qemu-device/logic
@@ -22,6 +28,21 @@ CONFIGURE_ARGS="--target-list=x86_64-softmmu --without-default-features
  --enable-tcg --enable-kvm --enable-slirp --enable-fdt=system
  --disable-docs --disable-install-blobs --disable-werror
  --firmwarepath=$FIRMWARE"
+
+EXE=qemu-system-x86_64
+case $FLAVOR in
+'') ;;
+fuzz)
+    # Same feature set; clang for libFuzzer. Only hw/ is coverage-instrumented
+    # (QEMU's scripts/oss-fuzz/instrumentation-filter-template), all of it
+    # sanitized.
+    OUT=$BUILD/qemu-fuzz
+    EXE=qemu-fuzz-x86_64
+    CONFIGURE_ARGS="$CONFIGURE_ARGS --cc=clang-14 --cxx=clang++-14
+ --enable-fuzzing --enable-sanitizers"
+    ;;
+*) echo "build-qemu: error: unknown FLAVOR=$FLAVOR (known: fuzz)" >&2; exit 1;;
+esac
 
 step() { echo "==> build-qemu: $*"; }
 die() { echo "build-qemu: error: $*" >&2; exit 1; }
@@ -81,17 +102,18 @@ if [ ! -f "$OUT/build.ninja" ] || [ "$(cat "$OUT/.fb-configure" 2>/dev/null)" !=
     step "configuring in $OUT"
     rm -rf "$OUT"
     mkdir -p "$OUT"
-    (cd "$OUT" && "$WORK/configure" $args) > "$BUILD/qemu-configure.log" 2>&1 || {
-        tail -n 30 "$BUILD/qemu-configure.log" >&2
-        die "configure failed, full log: $BUILD/qemu-configure.log"
+    log=$BUILD/$(basename "$OUT")-configure.log
+    (cd "$OUT" && "$WORK/configure" $args) > "$log" 2>&1 || {
+        tail -n 30 "$log" >&2
+        die "configure failed, full log: $log"
     }
     echo "$WORK $args" > "$OUT/.fb-configure"
 fi
 
 # 5. compile
-step "ninja -j$JOBS qemu-system-x86_64 ${QEMU_TARGETS:-}"
-ninja -C "$OUT" -j"$JOBS" qemu-system-x86_64 ${QEMU_TARGETS:-} || die "ninja failed"
-[ -x "$OUT/qemu-system-x86_64" ] || die "no $OUT/qemu-system-x86_64 after the build"
+step "ninja -j$JOBS $EXE ${QEMU_TARGETS:-}"
+ninja -C "$OUT" -j"$JOBS" $EXE ${QEMU_TARGETS:-} || die "ninja failed"
+[ -x "$OUT/$EXE" ] || die "no $OUT/$EXE after the build"
 
 # 6. A binary run from the build tree looks for firmware under
 # $OUT/qemu-bundle/<firmwarepath> (QEMU relocates paths when qemu-bundle
@@ -101,4 +123,4 @@ for d in $(echo "$FIRMWARE" | tr ':' ' '); do
     mkdir -p "$OUT/qemu-bundle$(dirname "$d")"
     ln -sfn "$d" "$OUT/qemu-bundle$d"
 done
-step "done: $OUT/qemu-system-x86_64"
+step "done: $OUT/$EXE"
