@@ -49,6 +49,13 @@ die() { echo "build-qemu: error: $*" >&2; exit 1; }
 g() { git -C "$WORK" -c user.name=fastballoon -c user.email=build@fastballoon.invalid \
       -c commit.gpgsign=false "$@"; }
 
+# Steps 1-3 fetch the source and change the work tree both flavours build
+# from: one build at a time (make -j may run `make qemu` and `make
+# qemu-fuzz` together); configure and ninja run in separate folders.
+mkdir -p "$BUILD/qemu-src"
+exec 9> "$BUILD/qemu-src/.fb-prepare.lock"
+flock 9
+
 # 1. pristine source
 if [ -n "${QEMU_SRC:-}" ]; then
     SRC=$(cd "$QEMU_SRC" && pwd) || die "QEMU_SRC=$QEMU_SRC is not a directory"
@@ -95,6 +102,8 @@ if [ "$(cat "$WORK/.fb-applied" 2>/dev/null)" != "$want" ]; then
     done
     echo "$want" > "$WORK/.fb-applied"
 fi
+
+flock -u 9
 
 # 4. configure (again only if the arguments changed)
 args=$(echo $CONFIGURE_ARGS)
