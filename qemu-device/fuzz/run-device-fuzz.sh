@@ -9,19 +9,21 @@
 #   qemu-device/fuzz/device-corpus/CONFIG   kept corpus (merged from long runs)
 #   SEED_DIR/CONFIG                   hand-written seeds
 # Every kept reproducer in qemu-device/fuzz/device-crashers/CONFIG-* is
-# replayed first. Any crash, hang (libFuzzer -timeout), leak, out-of-memory
-# or sanitizer report fails the run; what libFuzzer wrote is left in
+# replayed first. Any crash, hang (one generic-fuzz command running over
+# FUZZ_HANG_S), leak, out-of-memory or sanitizer report fails the run; what libFuzzer wrote is left in
 # build/qemu-fuzz-artifacts/CONFIG/ and named in the output.
 # Leaks: each input runs in a forked child that ends with _Exit(0), so
 # LeakSanitizer never sees what it allocated; after fuzzing, a leak pass
 # replays the seeds and the newest FUZZ_LEAK_INPUTS corpus inputs (default
 # the larger of 60 and SECONDS/10; 0 = all) with QEMU_FUZZ_LEAK_CHECK=1
 # (patch 0015: the child runs LeakSanitizer before it exits, ~3 inputs/s).
-# Environment: FUZZ_TIMEOUT (s per input, default 60), FUZZ_KEEP_LOG=1.
+# Environment: FUZZ_HANG_S (s per command, default 300), FUZZ_KEEP_LOG=1.
 # -m 16M (after generic-fuzz's own -m 512M, so it wins): the stock PFN path
 # does work per 4-byte PFN of a buffer, and a buffer can be as large as guest
 # RAM; a 167 MB one took 48 s under ASan here (stock behaviour, not a hang,
-# docs/reliability.md), so RAM is kept small enough for -timeout to mean hang.
+# docs/reliability.md). The record path is linear too (a 55-143 s input here:
+# 128 buffers of BITMAP records, bit by bit under ASan), hence the generous
+# hang limit.
 set -uo pipefail
 bin=$1 secs=$2 seeds=$3
 here=$(cd "$(dirname "$0")/../.." && pwd)
@@ -29,7 +31,7 @@ build=$(dirname "$(dirname "$bin")")
 kept=$here/qemu-device/fuzz/device-corpus
 crashers=$here/qemu-device/fuzz/device-crashers
 dict=$here/qemu-device/fuzz/device.dict
-timeout_s=${FUZZ_TIMEOUT:-60}
+hang_s=${FUZZ_HANG_S:-300}
 
 # name|QEMU_FUZZ_ARGS
 configs=(
@@ -40,13 +42,16 @@ configs=(
 [ -x "$bin" ] || { echo "1..1"; echo "not ok 1 - generic-fuzz: $bin missing (make qemu-fuzz)"; exit 1; }
 
 # The generic-fuzz environment, as docs/devel/fuzzing.rst describes it.
-# QEMU_FUZZ_TIMEOUT=0: generic-fuzz's own per-command timer would end a
-# hung input silently (_Exit(0)); without it libFuzzer's -timeout reports it.
+# Hangs: generic-fuzz's per-command timer, QEMU_FUZZ_TIMEOUT, ends a hung
+# input silently (_Exit(0)); with QEMU_FUZZ_HANG_ABORT (patch 0016) it
+# aborts, a crash. libFuzzer's -timeout never fires here: QEMU blocks
+# SIGALRM in the thread libFuzzer's timer signals.
 # UBSan halts on the first report. Leaks: the leak pass below (the parent
 # only ever holds start-up allocations, so it is not leak-checked).
 export QEMU_FUZZ_OBJECTS='virtio*'
 export QEMU_AVOID_DOUBLE_FETCH=1
-export QEMU_FUZZ_TIMEOUT=0
+export QEMU_FUZZ_TIMEOUT=$((hang_s * 1000000))
+export QEMU_FUZZ_HANG_ABORT=1
 export ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1:symbolize=1
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 # start-up's own leaks are suppressed (lsan.supp); G_SLICE=always-malloc so
@@ -54,8 +59,8 @@ export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 export G_SLICE=always-malloc
 export LSAN_OPTIONS=suppressions=$here/qemu-device/fuzz/lsan.supp:print_suppressions=0
 
-# run_fuzzer LOG ARGS...: in its own process group, so a child left hung
-# by libFuzzer's timeout exit (generic-fuzz forks one per input) is ended
+# run_fuzzer LOG ARGS...: in its own process group, so a forked child still
+# running when libFuzzer ends (generic-fuzz forks one per input) is ended
 # with it; timeout(1) bounds the wall time.
 run_fuzzer() {
 	local log=$1 pid rc
@@ -71,7 +76,7 @@ run_fuzzer() {
 
 # the lines that mean a failure, whoever printed them (the forked child's
 # reports do not stop the parent, so the log and the artifacts are checked)
-BAD='ERROR: (AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|libFuzzer)|runtime error:|deadly signal|ALARM: working on the last Unit|out-of-memory|Assertion .* failed|assertion failed'
+BAD='ran past QEMU_FUZZ_TIMEOUT|ERROR: (AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|libFuzzer)|runtime error:|deadly signal|ALARM: working on the last Unit|out-of-memory|Assertion .* failed|assertion failed'
 
 n=0 failed=0
 ncrash=$(ls "$crashers" 2>/dev/null | grep -cE "^(fast|reporting)-" || true)
@@ -85,7 +90,7 @@ for c in "${configs[@]}"; do
 	for f in $(ls "$crashers" 2>/dev/null | grep "^$name-" || true); do
 		n=$((n + 1))
 		log=$(mktemp)
-		run_fuzzer "$log" -timeout="$timeout_s" "$crashers/$f"
+		run_fuzzer "$log" "$crashers/$f"
 		rc=$?
 		if [ $rc -eq 0 ] && ! grep -Eq "$BAD" "$log"; then
 			echo "ok $n - generic-fuzz $name: kept reproducer $f runs clean"
@@ -110,16 +115,16 @@ for c in "${configs[@]}"; do
 	log=$build/qemu-fuzz-$name.log
 	n=$((n + 1))
 	echo "# generic-fuzz $name: $t s, QEMU_FUZZ_ARGS='$QEMU_FUZZ_ARGS' QEMU_FUZZ_OBJECTS='$QEMU_FUZZ_OBJECTS', log $log"
-	run_fuzzer "$log" -max_total_time="$t" -timeout="$timeout_s" \
+	run_fuzzer "$log" -max_total_time="$t" \
 		-rss_limit_mb=4096 -max_len=4096 -print_final_stats=1 \
 		-artifact_prefix="$art/" -dict="$dict" \
 		"$work" "$kept/$name" "$seeds/$name"
 	rc=$?
 	# slow-unit-* (libFuzzer's note of an input over 10 s) is not a failure
 	new=$(($(ls "$art" | grep -vc '^slow-unit-' || true) - before))
-	slow=$(grep -o 'stat::slowest_unit_time_sec: *[0-9]*' "$log" | grep -o '[0-9]*$')
-	runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$')
-	eps=$(grep -o 'stat::average_exec_per_sec: *[0-9]*' "$log" | grep -o '[0-9]*$')
+	slow=$(grep -o 'stat::slowest_unit_time_sec: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -n1)
+	runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -n1)
+	eps=$(grep -o 'stat::average_exec_per_sec: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -n1)
 	last=$(grep -E '^#[0-9]+' "$log" | tail -n1)
 	cov=$(grep -o 'cov: [0-9]*' <<< "$last" | grep -o '[0-9]*')
 	ft=$(grep -o 'ft: [0-9]*' <<< "$last" | grep -o '[0-9]*')
@@ -136,7 +141,7 @@ for c in "${configs[@]}"; do
 		echo "# log: $log"
 		echo "# artifacts: $(ls -t "$art" | grep -v '^slow-unit-' | head -n "$((new > 0 ? new : 1))" | tr '\n' ' ')"
 		echo "# keep a reproducer: cp $art/crash-... qemu-device/fuzz/device-crashers/$name-<what>;"
-		echo "# replay one: QEMU_FUZZ_ARGS='$QEMU_FUZZ_ARGS' QEMU_FUZZ_OBJECTS='virtio*' QEMU_AVOID_DOUBLE_FETCH=1 QEMU_FUZZ_TIMEOUT=0 $bin --fuzz-target=generic-fuzz FILE"
+		echo "# replay one: QEMU_FUZZ_ARGS='$QEMU_FUZZ_ARGS' QEMU_FUZZ_OBJECTS='virtio*' QEMU_AVOID_DOUBLE_FETCH=1 QEMU_FUZZ_TIMEOUT=$QEMU_FUZZ_TIMEOUT QEMU_FUZZ_HANG_ABORT=1 $bin --fuzz-target=generic-fuzz FILE"
 	fi
 
 	# the leak pass: seeds and the newest corpus inputs, each checked by
@@ -157,7 +162,7 @@ for c in "${configs[@]}"; do
 	before=$(ls "$art" | grep -vc '^slow-unit-' || true)
 	t0=$SECONDS
 	QEMU_FUZZ_LEAK_CHECK=1 ASAN_OPTIONS=$ASAN_OPTIONS:detect_leaks=1:fast_unwind_on_malloc=0:malloc_context_size=40 \
-		run_fuzzer "$llog" -runs=0 -timeout="$timeout_s" -rss_limit_mb=4096 \
+		run_fuzzer "$llog" -runs=0 -rss_limit_mb=4096 \
 		-artifact_prefix="$art/" "$lk"
 	rc=$?
 	new=$(($(ls "$art" | grep -vc '^slow-unit-' || true) - before))
