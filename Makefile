@@ -121,13 +121,16 @@ unit: $(UNIT_TESTS)
 # stage linux tests; it joins the prerequisites once that target is in the tree. Without
 # it the stage fails and says that build/linux is missing.
 LINUX_TEST_PREREQ ?= $(if $(wildcard linux-driver/linux.mk),linux)
-TEST_PREREQS := qemu $(LINUX_TEST_PREREQ)
+TEST_PREREQS := qemu $(if $(filter 0,$(FUZZ_DEVICE)),,qemu-fuzz) $(LINUX_TEST_PREREQ)
 TEST_STAGES := $(foreach t,$(UNIT_TESTS),;unit-$(patsubst test-%,%,$(notdir $(t)))=$(t))
 TEST_STAGES += ;runner=tests/runner-selftest.sh;guest=tests/run
 # the device's own tests, then the stock suite again on the patched device
 # (it must behave exactly like stock when the fast features are unused)
 TEST_STAGES += ;device-unit=$(MAKE) --no-print-directory test-device-unit
 TEST_STAGES += ;device-fuzz=$(MAKE) --no-print-directory test-device-fuzz
+# QEMU's generic-fuzz on the patched device, a bounded run (qemu-device/qemu.mk;
+# FUZZ_DEVICE=0 skips build and run, and the stage prints a SKIP saying so)
+TEST_STAGES += ;device-generic-fuzz=$(MAKE) --no-print-directory test-device-generic-fuzz
 TEST_STAGES += ;device-qtest=$(MAKE) --no-print-directory test-device-qtest
 TEST_STAGES += ;stock-on-patched=QEMU=build/qemu/qemu-system-x86_64 tests/run -g stock
 # the Linux guest driver in our kernel and the stock one, on both QEMUs (tests/linux/)

@@ -14,6 +14,11 @@
 #   make test-device-qtest    properties, boot smoke, qtest in QEMU (TAP);
 #                             QEMU_SERIES=10.0 (or test-device-qtest-10.0): the same
 #                             against build/qemu-10.0
+#   make qemu-fuzz            the same patched tree built with clang-14,
+#                             --enable-fuzzing and ASan/UBSan: build/qemu-fuzz/
+#   make fuzz-device FUZZ_S=N QEMU's generic-fuzz on virtio-balloon-pci, N s (TAP)
+#   make test-device-generic-fuzz  the bounded run of `make test`
+#                             (FUZZ_DEVICE_S s; FUZZ_DEVICE=0: a SKIP line)
 
 BUILD ?= build
 QEMU_SRC ?=
@@ -43,6 +48,7 @@ FUZZ_CC ?= clang-14
 
 .PHONY: qemu qemu-7.2 qemu-10.0 test-device-unit test-device-fuzz test-device-qtest \
 	test-device-qtest-10.0 test-device
+.PHONY: qemu-fuzz fuzz-device test-device-generic-fuzz
 
 ifeq ($(QEMU_SERIES),10.0)
 qemu: qemu-10.0
@@ -139,3 +145,47 @@ test-device-qtest-10.0: $(QEMU10_STAMP)
 	@qemu-device/tests/run-qtest.sh $(QEMU10_OUT)
 
 test-device: test-device-unit test-device-fuzz test-device-qtest
+
+# QEMU's generic-fuzz on the patched device (issue 13; docs/reliability.md).
+# The fuzzing build shares build/qemu-src/patched with `make qemu` (same
+# patches, same logic); only configure and ninja differ (QEMU_FLAVOR=fuzz).
+QEMU_FUZZ_OUT := $(BUILD)/qemu-fuzz
+QEMU_FUZZ_BIN := $(QEMU_FUZZ_OUT)/qemu-fuzz-x86_64
+QEMU_FUZZ_STAMP := $(QEMU_FUZZ_OUT)/.fb-make-stamp
+FUZZ_DEVICE_SEEDS := $(FB_DEV_BUILD)/device-seeds
+FUZZ_S ?= 600
+FUZZ_DEVICE_S ?= 180
+FUZZ_DEVICE ?=
+
+qemu-fuzz: $(QEMU_FUZZ_STAMP)
+
+$(QEMU_FUZZ_STAMP): $(QEMU_INPUTS)
+	@echo "==> make qemu-fuzz: building the patched QEMU for generic-fuzz into $(QEMU_FUZZ_OUT)"
+	@scripts/deps.sh fuzz
+	QEMU_FLAVOR=fuzz QEMU_SRC="$(QEMU_SRC)" BUILD="$(abspath $(BUILD))" scripts/build-qemu.sh
+	@touch $@
+
+$(FB_DEV_BUILD)/gen-device-seeds: qemu-device/fuzz/gen-device-seeds.c qemu-device/logic/fb-proto.h
+	@mkdir -p $(@D)
+	@gcc -std=gnu11 -O1 -g -Wall -Wextra -Werror -Iqemu-device/logic $< -o $@
+
+$(FUZZ_DEVICE_SEEDS)/.stamp: $(FB_DEV_BUILD)/gen-device-seeds
+	@rm -rf $(@D)
+	@$< $(@D)
+	@touch $@
+
+fuzz-device: $(QEMU_FUZZ_STAMP) $(FUZZ_DEVICE_SEEDS)/.stamp
+	@qemu-device/fuzz/run-device-fuzz.sh $(QEMU_FUZZ_BIN) $(FUZZ_S) $(FUZZ_DEVICE_SEEDS)
+
+# `make test`'s stage (FUZZ_DEVICE_S seconds, 180 by default: a crash, hang,
+# leak or sanitizer report fails it). The fuzzing build is one of make test's
+# prerequisites (about 7 min of an idle 2-core machine, docs/reliability.md);
+# FUZZ_DEVICE=0 leaves build and run out, and the stage says so as a SKIP.
+test-device-generic-fuzz:
+	@if [ "$(FUZZ_DEVICE)" = 0 ]; then \
+		echo "1..1"; \
+		echo "ok 1 - generic-fuzz on virtio-balloon-pci # SKIP not run: FUZZ_DEVICE=0 was given (no fuzzing build, no run)"; \
+	else \
+		$(MAKE) --no-print-directory $(QEMU_FUZZ_STAMP) $(FUZZ_DEVICE_SEEDS)/.stamp >&2 && \
+		qemu-device/fuzz/run-device-fuzz.sh $(QEMU_FUZZ_BIN) $(FUZZ_DEVICE_S) $(FUZZ_DEVICE_SEEDS); \
+	fi

@@ -10,9 +10,13 @@
 #                unpacked into build/qemu-10.0-src/meson/ (never installed)
 #   flavor stock: the pristine source without logic or patches, into
 #                build/qemu-SERIES-stock/ (configured straight from the source)
+#   flavor fuzz (7.2): the patched work tree built with clang-14,
+#                --enable-fuzzing (libFuzzer) and --enable-sanitizers (ASan,
+#                UBSan) into build/qemu-fuzz/, target qemu-fuzz-x86_64 (QEMU's
+#                generic-fuzz; qemu-device/fuzz/run-device-fuzz.sh)
 #
 # Environment: QEMU_SERIES=7.2|10.0  (default 7.2)
-#              QEMU_FLAVOR=patched|stock (default patched)
+#              QEMU_FLAVOR=patched|stock|fuzz (default patched)
 #              QEMU_SRC=DIR  use an unpacked QEMU tree of that series instead of
 #                            fetching Debian's source package
 #              BUILD=DIR     output root (default: build)
@@ -43,10 +47,19 @@ case $SERIES in
       CONFIGURE_ARGS="$CONFIGURE_ARGS --python=/usr/bin/python3" ;;
 *) echo "build-qemu: error: QEMU_SERIES must be 7.2 or 10.0 (got '$SERIES')" >&2; exit 2 ;;
 esac
+EXE=qemu-system-x86_64
 case $FLAVOR in
 patched) OUT=$BUILD/$NAME; WORK=$SRCROOT/patched ;;
 stock)   OUT=$BUILD/qemu-$SERIES-stock; WORK= ;;
-*) echo "build-qemu: error: QEMU_FLAVOR must be patched or stock (got '$FLAVOR')" >&2; exit 2 ;;
+fuzz)
+    [ "$SERIES" = 7.2 ] || { echo "build-qemu: error: the fuzz flavor is for QEMU 7.2" >&2; exit 2; }
+    # The patched work tree, same feature set; clang for libFuzzer. Only hw/
+    # is coverage-instrumented (QEMU's oss-fuzz instrumentation filter), all
+    # of it sanitized.
+    OUT=$BUILD/qemu-fuzz; WORK=$SRCROOT/patched; EXE=qemu-fuzz-x86_64
+    CONFIGURE_ARGS="$CONFIGURE_ARGS --cc=clang-14 --cxx=clang++-14
+ --enable-fuzzing --enable-sanitizers" ;;
+*) echo "build-qemu: error: QEMU_FLAVOR must be patched, stock or fuzz (got '$FLAVOR')" >&2; exit 2 ;;
 esac
 LOGDIR=$BUILD/logs-qemu
 mkdir -p "$LOGDIR"
@@ -58,6 +71,13 @@ die() { echo "build-qemu [$TAG]: error: $*" >&2; exit 1; }
 fail() { [ -f "$2" ] && tail -n 25 "$2" >&2; die "step '$1' failed, full log: $2"; }
 g() { git -C "$WORK" -c user.name=fastballoon -c user.email=build@fastballoon.invalid \
       -c commit.gpgsign=false "$@"; }
+
+# Steps 1-3 fetch the source and change the work tree that the patched and
+# fuzz flavours both build from: one at a time (make -j may run `make qemu`
+# and `make qemu-fuzz` together); configure and ninja run in separate folders.
+mkdir -p "$SRCROOT"
+exec 9> "$SRCROOT/.fb-prepare.lock"
+flock 9
 
 # 1. pristine source
 if [ -n "${QEMU_SRC:-}" ]; then
@@ -80,7 +100,7 @@ if [ "$SERIES" = 10.0 ]; then
         die "Debian 13's meson is not unpacked in $SRCROOT/meson (scripts/fetch-qemu-source.sh $SRCROOT 10.0 does it)"
 fi
 
-if [ "$FLAVOR" = patched ]; then
+if [ "$FLAVOR" != stock ]; then
     # 2. work tree: a copy of the pristine source under its own git, tag 'pristine'
     if [ "$(cat "$WORK/.fb-source" 2>/dev/null)" != "$SRC" ]; then
         step "copying $SRC to work tree $WORK"
@@ -124,6 +144,7 @@ if [ "$FLAVOR" = patched ]; then
 else
     TREE=$SRC
 fi
+flock -u 9
 
 # 4. configure (again only if the arguments changed)
 args=$(echo $CONFIGURE_ARGS)
@@ -138,8 +159,8 @@ fi
 
 # 5. compile; ninja's lines go to the log, a progress line every ~10%
 log=$LOGDIR/$NAME-$FLAVOR-ninja.log
-step "ninja -j$JOBS qemu-system-x86_64 ${QEMU_TARGETS:-} (log $log)"
-ninja -C "$OUT" -j"$JOBS" qemu-system-x86_64 ${QEMU_TARGETS:-} > "$log" 2>&1 &
+step "ninja -j$JOBS $EXE ${QEMU_TARGETS:-} (log $log)"
+ninja -C "$OUT" -j"$JOBS" $EXE ${QEMU_TARGETS:-} > "$log" 2>&1 &
 pid=$!
 last=-1
 while kill -0 $pid 2>/dev/null; do
@@ -150,7 +171,7 @@ while kill -0 $pid 2>/dev/null; do
     if [ $d -gt $last ]; then last=$d; step "ninja $nm"; fi
 done
 wait $pid || fail "ninja (compile)" "$log"
-[ -x "$OUT/qemu-system-x86_64" ] || die "no $OUT/qemu-system-x86_64 after the build"
+[ -x "$OUT/$EXE" ] || die "no $OUT/$EXE after the build"
 
 # 6. A binary run from the build tree looks for firmware under
 # $OUT/qemu-bundle/<firmwarepath> (QEMU relocates paths when qemu-bundle
@@ -160,4 +181,8 @@ for d in $(echo "$FIRMWARE" | tr ':' ' '); do
     mkdir -p "$OUT/qemu-bundle$(dirname "$d")"
     ln -sfn "$d" "$OUT/qemu-bundle$d"
 done
-step "done: $OUT/qemu-system-x86_64 ($("$OUT/qemu-system-x86_64" --version | head -n1))"
+if [ "$EXE" = qemu-system-x86_64 ]; then
+    step "done: $OUT/$EXE ($("$OUT/$EXE" --version | head -n1))"
+else
+    step "done: $OUT/$EXE"
+fi
