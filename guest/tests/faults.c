@@ -42,6 +42,7 @@
 #include "virtio/balloon/balloon.h"
 #include "guest/tests/balloon-util.h"
 #include "guest/tests/fast-util.h"
+#include "guest/tests/mig-util.h"
 
 #define QOM_PATH "/machine/peripheral/balloon0/virtio-backend"
 #define MIB_PAGES(m) ((u64)(m) << (20 - PAGE_SHIFT))
@@ -140,20 +141,6 @@ static bool data_verify(const char *after)
 
 /* ---- device statistics ---- */
 
-static bool hr_stats(char *r, size_t len)
-{
-	return hostcall(r, len, 2000, "qmp {\"execute\":\"qom-get\",\"arguments\":{\"path\":\"" QOM_PATH
-			"\",\"property\":\"host-req-stats\"}}") == 0;
-}
-
-static u64 jget(const char *json, const char *key)
-{
-	u64 v = 0;
-
-	json_get_u64(json, key, &v);
-	return v;
-}
-
 static void service_idle(void)
 {
 	balloon_service(&bal);
@@ -212,20 +199,6 @@ struct mctl {
 	char status[32];
 	char final[4096];
 };
-
-static void mig_status(const char *r, char *st, size_t len)
-{
-	const char *p = strstr(r, "\"status\":\"");
-
-	st[0] = 0;
-	if (!p)
-		return;
-	p += 10;
-	for (size_t i = 0; i + 1 < len && p[i] && p[i] != '"'; i++) {
-		st[i] = p[i];
-		st[i + 1] = 0;
-	}
-}
 
 static u64 write_max;	/* pages to write in all after FREE_PAGES answers (write_mib) */
 

@@ -29,6 +29,7 @@
 #include "virtio/balloon/balloon.h"
 #include "guest/tests/balloon-util.h"
 #include "guest/tests/fast-util.h"
+#include "guest/tests/mig-util.h"
 
 #define QOM_PATH "/machine/peripheral/balloon0/virtio-backend"
 #define MIB_PAGES(m) ((u64)(m) << (20 - PAGE_SHIFT))
@@ -138,36 +139,6 @@ static u64 cache_drop(u32 kind, void *ctx)
 }
 
 /* ---- host side ---- */
-
-/* short timeout: a call made just before the switch-over gets its reply on the source, lost */
-static bool hr_stats(char *reply, size_t len)
-{
-	return hostcall(reply, len, 2000, "qmp {\"execute\":\"qom-get\",\"arguments\":{\"path\":\"" QOM_PATH
-			"\",\"property\":\"host-req-stats\"}}") == 0;
-}
-
-static u64 jget(const char *json, const char *key)
-{
-	u64 v = 0;
-
-	json_get_u64(json, key, &v);
-	return v;
-}
-
-/* the status string of a query-migrate reply into st */
-static void mig_status(const char *r, char *st, size_t len)
-{
-	const char *p = strstr(r, "\"status\":\"");
-
-	st[0] = 0;
-	if (!p)
-		return;
-	p += 10;
-	for (size_t i = 0; i + 1 < len && p[i] && p[i] != '"'; i++) {
-		st[i] = p[i];
-		st[i + 1] = 0;
-	}
-}
 
 /* ---- one migration ---- */
 
