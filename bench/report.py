@@ -327,6 +327,53 @@ def targets(md, rows):
     return "\n".join(out)
 
 
+VERSION_SUFFIX = "-10.0"
+VERSION_TOLERANCE = 0.10
+
+
+def version_pairs(md, rows):
+    """(7.2 configuration, 10.0 configuration) pairs of the seed's case: a configuration on a
+    QEMU 10.0 kind (stock-10.0, patched-10.0) and the one of the same name without the
+    suffix, on the 7.2 kind of the same flavour, when both have rows."""
+    cfg, have = md.get("configs", {}), {r["config"] for r in rows}
+    out = []
+    for n, c in cfg.items():
+        kind = c.get("qemu_kind", "")
+        if not (n.endswith(VERSION_SUFFIX) and kind.endswith(VERSION_SUFFIX)):
+            continue
+        old = n[:-len(VERSION_SUFFIX)]
+        if old in have and n in have and cfg.get(old, {}).get("qemu_kind") == kind[:-len(VERSION_SUFFIX)]:
+            out.append((old, n))
+    return out
+
+
+def versions_table(md, rows):
+    """The seed's case on QEMU 7.2 and 10.0 side by side (issue 14): 10.0's median over
+    7.2's, inflate and deflate, and whether it is within VERSION_TOLERANCE."""
+    srows = seed_rows(rows)
+    pairs = version_pairs(md, srows)
+    if not pairs:
+        return None
+    out = ["| configuration (7.2 / 10.0) | scenario | inflate 7.2 | inflate 10.0 | 10.0 / 7.2 "
+           "| deflate 7.2 | deflate 10.0 | 10.0 / 7.2 | within 10% |", "|---|---|---|---|---|---|---|---|---|"]
+    for old, new in pairs:
+        for scen in ("idle", "touched"):
+            a, b = group(srows, config=old, scenario=scen), group(srows, config=new, scenario=scen)
+            if not a or not b:
+                continue
+            cols, ok = [], True
+            for col in ("inflate_ms", "deflate_ms"):
+                x, y = med(a, col), med(b, col)
+                if x is None or y is None or not x[0]:
+                    cols += [cell(x, True), cell(y, True), "–"]
+                    continue
+                r = y[0] / x[0]
+                ok = ok and abs(r - 1) <= VERSION_TOLERANCE
+                cols += [cell(x, True), cell(y, True), f"{r:.2f}"]
+            out.append(f"| {old} / {new} | {scen} | " + " | ".join(cols) + f" | {'yes' if ok else 'no'} |")
+    return "\n".join(out)
+
+
 def linux_configs(md, rows, module, device):
     """Our kernel's inflate configurations loading that virtio_balloon, with rows on that
     device (stock or patched QEMU), in file order."""
@@ -588,6 +635,13 @@ def write(out):
               "the same init_on_alloc setting; medians of the seed's case (the fragmented rows: 512 MiB of a "
               "1.5 GiB guest with every other 4 KiB page or 2 MiB block in use).", "", linux_targets(md, rows), ""]
     p += ["## Targets (issue 6)", "", targets(md, rows), ""]
+    vt = versions_table(md, rows)
+    if vt:
+        p += ["## QEMU 10.0 beside 7.2 (issue 14)", "",
+              "The seed's case on QEMU 10.0 (Debian 13's source, `make qemu-10.0`) beside the same "
+              "configuration on 7.2, in this run; medians (min–max), ms. A ratio outside 0.90–1.10 is a "
+              "difference to explain: qemu-device/README.md, \"Speed on 10.0\", gives the causes "
+              "measured so far.", "", vt, ""]
     p += report_section(md, rrows, rows, all_extra)
     p += ["## Run", "",
           f"- date {md['date']}, git {md['git_revision']}, matrix `{md['matrix']}`",

@@ -336,6 +336,25 @@ class Report(unittest.TestCase):
         self.assertTrue(out[0].endswith("| no |") and out[1].endswith("| no |"), out)
         self.assertIn("not measured", report.size_targets([])[0])
 
+    def test_versions_table(self):
+        md = {"configs": {"pfn": {"qemu_kind": "patched"}, "pfn-10.0": {"qemu_kind": "patched-10.0"},
+                          "lin": {"qemu_kind": "stock"}, "lin-10.0": {"qemu_kind": "stock-10.0"},
+                          # same name, but the 7.2 twin is another flavour: not a pair
+                          "odd": {"qemu_kind": "stock"}, "odd-10.0": {"qemu_kind": "patched-10.0"}}}
+
+        def rows(config, inflate, deflate):
+            return [{"config": config, "scenario": "idle", "mem_mib": "4096", "balloon_mib": "3072",
+                     "fragmentation": "contig", "inflate_ms": str(inflate + d), "deflate_ms": str(deflate)}
+                    for d in (-1, 0, 1)]
+        rs = (rows("pfn", 400, 300) + rows("pfn-10.0", 800, 310) + rows("lin", 4000, 2000) +
+              rows("lin-10.0", 4200, 1900) + rows("odd", 1, 1) + rows("odd-10.0", 1, 1))
+        self.assertEqual(report.version_pairs(md, rs), [("pfn", "pfn-10.0"), ("lin", "lin-10.0")])
+        t = report.versions_table(md, rs)
+        self.assertIn("| pfn / pfn-10.0 | idle | 400 (399–401) | 800 (799–801) | 2.00 | 300 (300–300) | 310 (310–310) | 1.03 | no |", t)
+        self.assertIn("| lin / lin-10.0 | idle | 4000 (3999–4001) | 4200 (4199–4201) | 1.05 | 2000 (2000–2000) | 1900 (1900–1900) | 0.95 | yes |", t)
+        self.assertNotIn("odd", t)
+        self.assertIsNone(report.versions_table(md, rows("pfn", 1, 1)))   # no 10.0 rows, no section
+
     def test_report_on_made_up_rows(self):
         with tempfile.TemporaryDirectory() as d:
             md = {"date": "x", "git_revision": "r", "matrix": "quick", "cpu_model": "cpu", "cpus": 2,
