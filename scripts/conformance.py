@@ -11,6 +11,10 @@ The template is Markdown with these placeholders:
                   optionally "@KEY" naming the explanation used when the row's
                   result differs between QEMU 7.2 and 10.0
   {{SUMMARY}}     checks per device: passed, failed, XFAIL, skipped
+  {{RUN}}         when the run was, at which git revision, on which accelerator
+                  (TAP-DIR/run.info, written by scripts/test-matrix.sh, and the
+                  TAP's "# accel:" line; --revision gives the revision when a
+                  run had no run.info)
   {{DIFFS}}       every row whose result differs between 7.2 and 10.0 (stock
                   vs stock, patched vs patched), with its explanation
   {{WHY KEY: TEXT}}  an explanation (a line of its own; not printed there)
@@ -31,6 +35,7 @@ import fnmatch
 import os
 import re
 import sys
+import time
 
 DEVICES = ["7.2-stock", "7.2-patched", "10.0-stock", "10.0-patched"]
 NAMES = {"7.2-stock": "Debian's QEMU 7.2", "7.2-patched": "patched 7.2",
@@ -87,6 +92,26 @@ def result(checks, globs, rx, neg):
     return "pass", sel
 
 
+def run_line(tap_dir, revision):
+    """"The run of DATE, git REV, accelerator ACC" from run.info and the TAP files."""
+    info = {}
+    try:
+        with open(os.path.join(tap_dir, "run.info")) as f:
+            info = dict(x.strip().split("=", 1) for x in f if "=" in x)
+    except OSError:
+        pass
+    date = info.get("date")
+    if not date:   # no run.info: the newest TAP file's time
+        t = max(os.path.getmtime(os.path.join(tap_dir, d + ".tap")) for d in DEVICES)
+        date = time.strftime("%Y-%m-%dT%H:%MZ", time.gmtime(t))
+    accel = set()
+    for d in DEVICES:
+        with open(os.path.join(tap_dir, d + ".tap"), errors="replace") as f:
+            accel |= {x[len("# accel: "):].split(" ")[0] for x in f if x.startswith("# accel: ")}
+    return (f"The run of {date}, git {revision or info.get('git', 'unknown')}, "
+            f"accelerator {', '.join(sorted(accel)) or 'unknown'}.")
+
+
 def grid_lines(grid, width=64):
     """The four-column result as TAP comments, for the terminal: a row per table row,
     a column per device, Markdown emphasis dropped."""
@@ -104,6 +129,7 @@ def main():
     ap.add_argument("--tap-dir", required=True)
     ap.add_argument("--template", default="docs/conformance.in.md")
     ap.add_argument("--write", default=None)
+    ap.add_argument("--revision", default=None, help="git revision of the run (default: TAP-DIR/run.info)")
     o = ap.parse_args()
 
     taps = {}
@@ -163,6 +189,7 @@ def main():
                     break
         summ.append(f"| {NAMES[d]} | {q} | {len(c)} | {n['pass']} | {n['fail']} | {n['xfail']} | {n['skip']} | {unrow} |")
     text = text.replace("{{SUMMARY}}", "\n".join(summ))
+    text = text.replace("{{RUN}}", run_line(o.tap_dir, o.revision))
 
     dl = []
     for rule, a, ra, b, rb, key in diffs:

@@ -55,6 +55,10 @@ for d in "${want[@]}"; do
 	stages+=";$d=scripts/test-matrix.sh --one $d"
 done
 if [ ${#want[@]} -eq ${#ALL[@]} ]; then
+	# when and from what the table's run came (scripts/conformance.py prints it)
+	mkdir -p "$out"
+	printf 'date=%s\ngit=%s\n' "$(date -u +%Y-%m-%dT%H:%MZ)" \
+		"$(git describe --always --dirty 2>/dev/null || echo unknown)" > "$out/run.info"
 	# the device's qtests on 10.0 (7.2's run in make test, stage device-qtest)
 	stages+=";device-qtest-10.0=make --no-print-directory test-device-qtest-10.0"
 	stages+=";conformance=python3 scripts/conformance.py --tap-dir $out --write docs/conformance.md"
