@@ -92,8 +92,9 @@ def result(checks, globs, rx, neg):
     return "pass", sel
 
 
-def run_line(tap_dir, revision):
-    """"The run of DATE, git REV, accelerator ACC" from run.info and the TAP files."""
+def run_line(tap_dir, revision, accel):
+    """"The run of DATE, git REV, accelerator ACC" from run.info and the TAP files
+    (accel: the accelerators their "# accel:" lines name)."""
     info = {}
     try:
         with open(os.path.join(tap_dir, "run.info")) as f:
@@ -104,10 +105,6 @@ def run_line(tap_dir, revision):
     if not date:   # no run.info: the newest TAP file's time
         t = max(os.path.getmtime(os.path.join(tap_dir, d + ".tap")) for d in DEVICES)
         date = time.strftime("%Y-%m-%dT%H:%MZ", time.gmtime(t))
-    accel = set()
-    for d in DEVICES:
-        with open(os.path.join(tap_dir, d + ".tap"), errors="replace") as f:
-            accel |= {x[len("# accel: "):].split(" ")[0] for x in f if x.startswith("# accel: ")}
     return (f"The run of {date}, git {revision or info.get('git', 'unknown')}, "
             f"accelerator {', '.join(sorted(accel)) or 'unknown'}.")
 
@@ -175,6 +172,7 @@ def main():
     text = text.replace("{{COLUMNS}}", " | ".join(NAMES[d] for d in DEVICES))
     text = text.replace("{{SEP}}", "|".join("---" for _ in DEVICES))
 
+    accel = set()
     summ = ["| Device | QEMU | checks | passed | failed | XFAIL | skipped | not in a row above |",
             "|---|---|---|---|---|---|---|---|"]
     for d in DEVICES:
@@ -184,12 +182,14 @@ def main():
         q = ""
         with open(os.path.join(o.tap_dir, d + ".tap"), errors="replace") as f:
             for line in f:
+                if line.startswith("# accel: "):   # before the qemu lines
+                    accel.add(line[len("# accel: "):].split(" ")[0])
                 if line.startswith("# qemu (") and ("tag " + d) in line:
                     q = line.split(": ", 1)[1].split(", tag")[0].strip()
                     break
         summ.append(f"| {NAMES[d]} | {q} | {len(c)} | {n['pass']} | {n['fail']} | {n['xfail']} | {n['skip']} | {unrow} |")
     text = text.replace("{{SUMMARY}}", "\n".join(summ))
-    text = text.replace("{{RUN}}", run_line(o.tap_dir, o.revision))
+    text = text.replace("{{RUN}}", run_line(o.tap_dir, o.revision, accel))
 
     dl = []
     for rule, a, ra, b, rb, key in diffs:
